@@ -1,0 +1,53 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from config import ConfigError, Settings, load_settings
+from handlers.health import health
+from keys.cli import keys_cli
+from runtime import build_runtime
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app. Without explicit settings, a configuration error stops the process
+    with one line saying what to set."""
+    if settings is None:
+        try:
+            settings = load_settings()
+            return _build(settings)
+        except ConfigError as exc:
+            print(f"tandem: {exc}", file=sys.stderr)
+            raise SystemExit(3) from None  # gunicorn treats 3 as "do not retry"
+    return _build(settings)
+
+
+def _build(settings: Settings) -> Flask:
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or None,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.extensions["tandem"] = build_runtime(settings)
+    app.register_blueprint(health)
+    app.cli.add_command(keys_cli)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    return jsonify(error=error.name, message=error.description), error.code or 500
+
+
+def _unexpected_error(error: Exception) -> ResponseReturnValue:
+    logging.getLogger(__name__).exception("unhandled error")
+    return jsonify(error="Internal Server Error", message="something went wrong on our side"), 500

@@ -1,0 +1,1 @@
+"""Envelope encryption: KEK providers, data keys (DEKs), seal/open, rotation."""

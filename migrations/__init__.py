@@ -1,0 +1,1 @@
+"""Alembic migrations; RLS policies and grants live next to the tables they guard."""

@@ -1,0 +1,116 @@
+"""Engines and sessions. Every tenant query runs in ``tenant_session``.
+
+The tenant is set with ``set_config('app.tenant_id', …, true)`` right after each
+transaction begins, so it is transaction-local and cannot leak to the next user of a
+pooled connection. Row-Level Security policies compare against it; with no tenant set
+they match nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+TENANT_SETTING = "app.tenant_id"
+
+
+class MissingTenant(RuntimeError):
+    """A tenant session was asked for without a tenant."""
+
+
+class TenantSession(Session):
+    """A session whose every transaction is bound to ``info['tenant_id']``."""
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _bind_transaction_to_tenant(session: Session, _transaction: Any, connection: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        raise MissingTenant("tenant session has no tenant")
+    connection.exec_driver_sql(
+        "SELECT set_config('app.tenant_id', %(tenant)s, true)", {"tenant": str(tenant_id)}
+    )
+
+
+def as_tenant_id(value: uuid.UUID | str | None) -> uuid.UUID:
+    """Validate a tenant id; refuse None and anything that is not a UUID."""
+    if value is None or value == "":
+        raise MissingTenant("a tenant id is required")
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise MissingTenant(f"not a tenant id: {value!r}") from None
+
+
+def driver_url(url: str) -> str:
+    """Pin plain ``postgresql://`` URLs to psycopg2 (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, pool_size: int = 5, **kwargs: Any) -> Engine:
+    """A pooled engine that checks connections before use."""
+    options: dict[str, Any] = {"max_overflow": pool_size, "pool_pre_ping": True, **kwargs}
+    return create_engine(driver_url(url), pool_size=pool_size, **options)
+
+
+class Database:
+    """The app role's engine plus the two ways in: tenant sessions and directory look-ups."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._tenant_sessions = sessionmaker(engine, class_=TenantSession, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str, pool_size: int = 5) -> Database:
+        return cls(make_engine(url, pool_size))
+
+    @contextmanager
+    def tenant_session(self, tenant_id: uuid.UUID | str | None) -> Iterator[Session]:
+        """A session scoped to one tenant; commits on success, rolls back on error."""
+        session = self._tenant_sessions(info={"tenant_id": as_tenant_id(tenant_id)})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def directory_lookup(self, kind: str, key: str) -> uuid.UUID | None:
+        """Find the tenant for a clientKey / Forge installation id / cloud id.
+
+        The narrow session sets only the looked-up (kind, key); the directory's policy
+        then shows that one row and no other table shows anything.
+        """
+        with self.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "SELECT set_config('app.lookup_kind', :kind, true),"
+                    " set_config('app.lookup_key', :key, true)"
+                ),
+                {"kind": kind, "key": key},
+            )
+            found = connection.execute(
+                text("SELECT tenant_id FROM tenant_directory WHERE kind = :kind AND key = :key"),
+                {"kind": kind, "key": key},
+            ).scalar_one_or_none()
+        return found
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,57 @@
+"""Worker and clock entry point: ``python rq_worker.py worker|clock``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+
+from config import ConfigError, load_settings
+from runtime import redis_client
+
+# Highest priority first: a worker always drains lifecycle before maintenance.
+QUEUES = ("lifecycle", "webhooks", "sync", "maintenance")
+HEARTBEAT_KEY = "tandem:clock:heartbeat"
+
+
+def heartbeat() -> float:
+    """A maintenance job the clock schedules, so a running clock is visible in Redis."""
+    settings = load_settings()
+    now = time.time()
+    redis_client(settings.redis_url).set(HEARTBEAT_KEY, now)
+    return now
+
+
+def run_worker(redis_url: str) -> None:
+    """Serve every queue in priority order, with RQ's scheduler for retries."""
+    connection = redis_client(redis_url)
+    queues = [Queue(name, connection=connection) for name in QUEUES]
+    Worker(queues, connection=connection).work(with_scheduler=True)
+
+
+def run_clock(redis_url: str) -> None:
+    """The single cron scheduler of the deployment."""
+    scheduler = CronScheduler(connection=redis_client(redis_url), name="tandem-clock")
+    scheduler.register(heartbeat, queue_name="maintenance", interval=60)
+    scheduler.start()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in ("worker", "clock"):
+        print("usage: python rq_worker.py worker|clock", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return 3
+    logging.basicConfig(level=settings.log_level)
+    (run_worker if argv[0] == "worker" else run_clock)(settings.redis_url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,70 @@
+"""The long-lived services one process needs: database, Redis and keys, built from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import redis
+from sqlalchemy import Engine
+
+from config import ConfigError, Settings
+from keys.data_keys import KeyService
+from keys.kek import KekProvider, provider_from_settings
+from keys.keyring_file import create_keyring
+from models.db import Database, make_engine
+
+DEV_KEYRING = Path(__file__).resolve().parent / ".run" / "keyring.json"
+
+
+@dataclass
+class Runtime:
+    """Shared by the web app, the workers and the CLI of one process."""
+
+    settings: Settings
+    db: Database
+    redis: redis.Redis
+    keys: KeyService
+    _maintenance: Engine | None = field(default=None, repr=False)
+
+    def maintenance_engine(self) -> Engine:
+        """The maintenance role's engine (purges and cross-tenant key inventory)."""
+        if self._maintenance is None:
+            if not self.settings.database_maintenance_url:
+                raise ConfigError("DATABASE_MAINTENANCE_URL is not set")
+            self._maintenance = make_engine(self.settings.database_maintenance_url, pool_size=2)
+        return self._maintenance
+
+    def close(self) -> None:
+        self.db.dispose()
+        if self._maintenance is not None:
+            self._maintenance.dispose()
+        self.redis.close()
+
+
+def kek_provider(settings: Settings) -> KekProvider:
+    """The configured KEK provider; development falls back to a keyring under .run/."""
+    if not settings.kek_configured and settings.env == "development":
+        create_keyring(DEV_KEYRING)
+        settings = replace(settings, kek_keyring_path=str(DEV_KEYRING))
+    return provider_from_settings(settings)
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client with short timeouts, so a dead Redis is noticed, not waited on."""
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Connect everything lazily (engines and Redis connect on first use)."""
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        connect_args={"connect_timeout": 2, "application_name": "tandem"},
+    )
+    return Runtime(
+        settings=settings,
+        db=Database(engine),
+        redis=redis_client(settings.redis_url),
+        keys=KeyService(kek_provider(settings), cache_seconds=settings.dek_cache_seconds),
+    )

@@ -1,0 +1,222 @@
+"""Acceptance 2: one tenant cannot read or change another's rows, as the app role."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from models.audit import record_audit
+from models.connections import create_connection, store_tokens
+from models.db import Database, MissingTenant, make_engine
+from models.installations import create_installation
+from models.tenants import register_directory_key
+from runtime import Runtime
+from tests.conftest import count
+
+
+@dataclass
+class Seeded:
+    tenant_id: uuid.UUID
+    client_key: str
+    installation_id: uuid.UUID
+    data_key_id: uuid.UUID
+    connection_id: uuid.UUID
+
+
+def tenant_tables(owner_engine: Engine) -> list[tuple[str, str]]:
+    """Every table with a tenant column, from the catalog, with that column's name."""
+    with owner_engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+                "WHERE c.table_schema = 'public' AND (c.column_name = 'tenant_id' "
+                "OR (c.table_name = 'tenants' AND c.column_name = 'id')) ORDER BY 1"
+            )
+        )
+        return [(table, column) for table, column in rows]
+
+
+def seed(runtime: Runtime, new_tenant, name: str) -> Seeded:
+    tenant_id = new_tenant(name)
+    client_key = f"client-{uuid.uuid4()}"
+    with runtime.db.tenant_session(tenant_id) as session:
+        register_directory_key(session, "connect_client_key", client_key)
+        installation = create_installation(
+            session, runtime.keys, client_key, f"https://{name}.atlassian.net", "s3cret-" + name
+        )
+        connection = create_connection(session, runtime.keys, f"cloud-{uuid.uuid4()}", "https://x")
+        store_tokens(
+            session, runtime.keys, connection, "at", "rt", datetime.now(UTC) + timedelta(hours=1)
+        )
+        record_audit(session, tenant_id, "test", "seeded", subject=name)
+    return Seeded(tenant_id, client_key, installation.id, installation.data_key_id, connection.id)
+
+
+@pytest.fixture
+def pair(runtime: Runtime, new_tenant) -> tuple[Seeded, Seeded]:
+    return seed(runtime, new_tenant, "alpha"), seed(runtime, new_tenant, "beta")
+
+
+def test_every_tenant_table_is_seeded(pair, owner_engine: Engine) -> None:
+    # Guards the tests below: each tenant table must hold rows of both tenants.
+    a, b = pair
+    tables = tenant_tables(owner_engine)
+    assert {t for t, _ in tables} >= {
+        "tenants",
+        "tenant_directory",
+        "installations",
+        "data_keys",
+        "connections",
+        "audit_events",
+    }
+    db = Database(make_engine(owner_engine.url.render_as_string(hide_password=False)))
+    for tenant in (a, b):
+        with db.tenant_session(tenant.tenant_id) as session:
+            for table, column in tables:
+                visible = count(
+                    session, f"SELECT count(*) FROM {table} WHERE {column} = :t", t=tenant.tenant_id
+                )
+                assert visible >= 1, table
+    db.dispose()
+
+
+def test_no_tenant_set_sees_nothing(pair, db: Database, owner_engine: Engine) -> None:
+    for table, _ in tenant_tables(owner_engine):
+        assert count(db.engine, f"SELECT count(*) FROM {table}") == 0, table
+
+
+def test_tenant_sees_only_its_own_rows(pair, db: Database, owner_engine: Engine) -> None:
+    a, b = pair
+    for table, column in tenant_tables(owner_engine):
+        with db.tenant_session(a.tenant_id) as session:
+            assert (
+                count(session, f"SELECT count(*) FROM {table} WHERE {column} = :b", b=b.tenant_id)
+                == 0
+            )
+            others = count(
+                session, f"SELECT count(*) FROM {table} WHERE {column} <> :a", a=a.tenant_id
+            )
+            assert others == 0, table
+            assert count(session, f"SELECT count(*) FROM {table}") >= 1, table
+
+
+def test_updates_and_deletes_of_other_tenant_affect_nothing(
+    pair, db: Database, owner_engine: Engine
+) -> None:
+    a, b = pair
+    with db.tenant_session(a.tenant_id) as session:
+        updated = session.execute(
+            text("UPDATE installations SET base_url = 'https://evil' WHERE tenant_id = :b"),
+            {"b": b.tenant_id},
+        )
+        assert updated.rowcount == 0
+        deleted = session.execute(
+            text("DELETE FROM connections WHERE tenant_id = :b"), {"b": b.tenant_id}
+        )
+        assert deleted.rowcount == 0
+        deleted = session.execute(text("DELETE FROM tenants WHERE id = :b"), {"b": b.tenant_id})
+        assert deleted.rowcount == 0
+    with owner_engine.connect() as connection:
+        connection.execute(
+            text("SELECT set_config('app.tenant_id', :b, false)"), {"b": str(b.tenant_id)}
+        )
+        url = connection.execute(
+            text("SELECT base_url FROM installations WHERE id = :i"), {"i": b.installation_id}
+        ).scalar_one()
+        assert url == "https://beta.atlassian.net"
+        assert (
+            count(connection, "SELECT count(*) FROM connections WHERE id = :c", c=b.connection_id)
+            == 1
+        )
+        connection.rollback()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO audit_events (tenant_id, actor, action) VALUES (:b, 'x', 'forged')",
+        "INSERT INTO tenant_directory (kind, key, tenant_id) VALUES ('cloud_id', 'forged', :b)",
+        "UPDATE connections SET tenant_id = :b",
+        "UPDATE tenant_directory SET tenant_id = :b",
+    ],
+)
+def test_writing_rows_for_another_tenant_fails(pair, db: Database, statement: str) -> None:
+    a, b = pair
+    with (
+        pytest.raises(DBAPIError, match="row-level security"),
+        db.tenant_session(a.tenant_id) as session,
+    ):
+        session.execute(text(statement), {"b": b.tenant_id})
+
+
+def test_child_cannot_point_at_another_tenants_parent(pair, runtime: Runtime) -> None:
+    a, b = pair
+    with pytest.raises(IntegrityError, match="fk_installations_data_key_id_tenant_id"):
+        with runtime.db.tenant_session(a.tenant_id) as session:
+            session.execute(
+                text(
+                    "INSERT INTO installations (id, tenant_id, client_key, base_url, data_key_id, "
+                    "shared_secret) VALUES (:id, :a, 'stolen', 'https://x', :key, '\\x00')"
+                ),
+                {"id": uuid.uuid4(), "a": a.tenant_id, "key": b.data_key_id},
+            )
+
+
+def test_pooled_connection_never_carries_a_tenant_over(pair, settings) -> None:
+    a, b = pair
+    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    db = Database(engine)
+    pids = []
+    try:
+        with db.tenant_session(a.tenant_id) as session:
+            pids.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            assert count(session, "SELECT count(*) FROM tenants WHERE id = :a", a=a.tenant_id) == 1
+        with db.tenant_session(b.tenant_id) as session:
+            pids.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            seen = (
+                session.execute(text("SELECT DISTINCT tenant_id FROM installations"))
+                .scalars()
+                .all()
+            )
+            assert seen == [b.tenant_id]
+        with engine.connect() as connection:
+            pids.append(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+            leftover = connection.execute(
+                text("SELECT current_setting('app.tenant_id', true)")
+            ).scalar_one()
+            assert leftover in (None, "")
+            assert count(connection, "SELECT count(*) FROM installations") == 0
+    finally:
+        engine.dispose()
+    assert len(set(pids)) == 1, "the test must reuse one pooled connection"
+
+
+def test_missing_or_malformed_tenant_is_refused(db: Database) -> None:
+    for bad in (None, "", "not-a-uuid"):
+        with pytest.raises(MissingTenant), db.tenant_session(bad):
+            pass
+
+
+def test_directory_lookup_sees_exactly_one_row(pair, db: Database) -> None:
+    a, b = pair
+    assert db.directory_lookup("connect_client_key", a.client_key) == a.tenant_id
+    assert db.directory_lookup("connect_client_key", b.client_key) == b.tenant_id
+    assert db.directory_lookup("connect_client_key", "unknown") is None
+    assert db.directory_lookup("cloud_id", a.client_key) is None
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT set_config('app.lookup_kind', 'connect_client_key', true), "
+                "set_config('app.lookup_key', :k, true)"
+            ),
+            {"k": a.client_key},
+        )
+        assert count(connection, "SELECT count(*) FROM tenant_directory") == 1
+        assert count(connection, "SELECT count(*) FROM installations") == 0
+        deleted = connection.execute(text("DELETE FROM tenant_directory"))
+        assert deleted.rowcount == 0
