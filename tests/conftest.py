@@ -10,22 +10,19 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from config import Settings, load_settings
+from devtools.fresh_db import migrate, recreate_database
 from keys.keyring_file import create_keyring
 from models.db import Database, driver_url, make_engine
 from models.tenants import create_tenant
 from runtime import Runtime, build_runtime
 
-ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_MAINTENANCE_URL", "REDIS_URL")
 
 
@@ -35,43 +32,13 @@ def _require_env() -> None:
         pytest.exit(f"{', '.join(missing)} not set: run the tests with `make test`", returncode=2)
 
 
-def recreate_database(owner_url: str) -> None:
-    """Drop and create the test database as the owner, then lock it down like the set-up."""
-    url = make_url(driver_url(owner_url))
-    name = url.database
-    app_role = make_url(driver_url(os.environ["DATABASE_URL"])).username
-    maintenance_role = make_url(driver_url(os.environ["DATABASE_MAINTENANCE_URL"])).username
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-        connection.execute(text(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC'))
-        connection.execute(
-            text(f'GRANT CONNECT ON DATABASE "{name}" TO "{app_role}", "{maintenance_role}"')
-        )
-    server.dispose()
-    database = create_engine(url, isolation_level="AUTOCOMMIT")
-    with database.connect() as connection:
-        connection.execute(text("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
-        connection.execute(
-            text(f'GRANT USAGE ON SCHEMA public TO "{app_role}", "{maintenance_role}"')
-        )
-    database.dispose()
-
-
-def migrate(owner_url: str) -> None:
-    """Run every migration as the owner role."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["url"] = owner_url
-    config.attributes["skip_logging"] = True
-    command.upgrade(config, "head")
-
-
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     _require_env()
-    recreate_database(os.environ["DATABASE_OWNER_URL"])
-    migrate(os.environ["DATABASE_OWNER_URL"])
+    owner_url = os.environ["DATABASE_OWNER_URL"]
+    role_of = {name: make_url(driver_url(os.environ[name])).username for name in REQUIRED[:3]}
+    recreate_database(owner_url, role_of["DATABASE_URL"], role_of["DATABASE_MAINTENANCE_URL"])
+    migrate(owner_url)
     keyring = tmp_path_factory.mktemp("keys") / "keyring.json"
     create_keyring(keyring)
     return replace(load_settings(), env="test", kek_keyring_path=str(keyring), kek_keys="")
