@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
+from clock import register_schedule
 from config import ConfigError, load_settings
 from runtime import redis_client
 
 # Highest priority first: a worker always drains lifecycle before maintenance.
 QUEUES = ("lifecycle", "webhooks", "sync", "maintenance")
-HEARTBEAT_KEY = "tandem:clock:heartbeat"
-
-
-def heartbeat() -> float:
-    """A maintenance job the clock schedules, so a running clock is visible in Redis."""
-    settings = load_settings()
-    now = time.time()
-    redis_client(settings.redis_url).set(HEARTBEAT_KEY, now)
-    return now
 
 
 def run_worker(redis_url: str) -> None:
@@ -35,7 +26,7 @@ def run_worker(redis_url: str) -> None:
 def run_clock(redis_url: str) -> None:
     """The single cron scheduler of the deployment."""
     scheduler = CronScheduler(connection=redis_client(redis_url), name="tandem-clock")
-    scheduler.register(heartbeat, queue_name="maintenance", interval=60)
+    register_schedule(scheduler)
     scheduler.start()
 
 

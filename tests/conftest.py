@@ -36,6 +36,9 @@ def _require_env() -> None:
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     _require_env()
     owner_url = os.environ["DATABASE_OWNER_URL"]
+    name = make_url(driver_url(owner_url)).database or ""
+    if os.environ.get("TANDEM_ENV") != "test" or not name.endswith("_test"):
+        pytest.exit(f"refusing to recreate database {name!r}: run the tests with `make test`", 2)
     role_of = {name: make_url(driver_url(os.environ[name])).username for name in REQUIRED[:3]}
     recreate_database(owner_url, role_of["DATABASE_URL"], role_of["DATABASE_MAINTENANCE_URL"])
     migrate(owner_url)

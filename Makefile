@@ -1,0 +1,55 @@
+# Developer entry points. `make run` and `make test` do all set-up on a fresh
+# machine (python3, the PostgreSQL server binaries and redis-server installed).
+# Local servers, passwords and env files live in .run/ (see devtools/setup.py).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# honcho's children (gunicorn, python rq_worker.py) come from the venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv setup run test lint bench stop clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+venv: $(STAMP) ## Create .venv and install requirements-dev.txt
+
+$(STAMP): $(wildcard requirements*.txt)
+	@if [ ! -x $(PY) ]; then \
+	  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	    || { echo "tandem: python3 must be Python 3.11 or newer" >&2; exit 1; }; \
+	  python3 -m venv $(VENV) \
+	    || { echo "tandem: cannot create $(VENV) (Debian: apt-get install python3-venv)" >&2; exit 1; }; \
+	fi
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+setup: venv ## Start/find services, create roles + database, migrate, write .run/env
+	$(PY) -m devtools.setup --profile run
+
+run: setup ## Run web (port 8000), worker and clock with honcho
+	$(VENV)/bin/honcho -e .run/env -f Procfile start -p 8000
+
+test: venv ## Set up the test database (.run/test.env) and run pytest $(PYTEST_ARGS)
+	$(PY) -m devtools.setup --profile test
+	set -a; . .run/test.env; set +a; $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check + ruff format --check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: setup ## Run the benchmarks against the development database
+	set -a; . .run/env; set +a; $(PY) bench/rls_overhead.py && $(PY) bench/crypto.py
+
+stop: ## Stop the project-local PostgreSQL/Redis started by setup
+	@if [ -x $(PY) ]; then $(PY) -m devtools.setup --stop; \
+	else echo "tandem: no $(VENV), so nothing was started"; fi
+
+clean: stop ## Stop local servers and delete .run (passwords, env files, local data)
+	rm -rf .run

@@ -1,0 +1,24 @@
+"""The clock's schedule and its jobs (run by the single cron scheduler in rq_worker.py)."""
+
+from __future__ import annotations
+
+import time
+
+from rq.cron import CronScheduler
+
+from config import load_settings
+from runtime import redis_client
+
+HEARTBEAT_KEY = "tandem:clock:heartbeat"
+
+
+def heartbeat() -> float:
+    """A maintenance job, so a running clock and worker are visible in Redis."""
+    now = time.time()
+    redis_client(load_settings().redis_url).set(HEARTBEAT_KEY, now)
+    return now
+
+
+def register_schedule(scheduler: CronScheduler) -> None:
+    """Every periodic job of the deployment, in one place."""
+    scheduler.register(heartbeat, queue_name="maintenance", interval=60)
