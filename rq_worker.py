@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
+import redis
 from rq import Queue, Worker
 from rq.cron import CronScheduler
 
 from clock import register_schedule
 from config import ConfigError, load_settings
 from runtime import redis_client
+
+log = logging.getLogger("tandem.clock")
 
 # Highest priority first: a worker always drains lifecycle before maintenance.
 QUEUES = ("lifecycle", "webhooks", "sync", "maintenance")
@@ -23,11 +27,17 @@ def run_worker(redis_url: str) -> None:
     Worker(queues, connection=connection).work(with_scheduler=True)
 
 
-def run_clock(redis_url: str) -> None:
-    """The single cron scheduler of the deployment."""
-    scheduler = CronScheduler(connection=redis_client(redis_url), name="tandem-clock")
-    register_schedule(scheduler)
-    scheduler.start()
+def run_clock(redis_url: str, retry_seconds: float = 5) -> None:
+    """The single cron scheduler of the deployment; waits out a Redis outage."""
+    while True:
+        scheduler = CronScheduler(connection=redis_client(redis_url), name="tandem-clock")
+        register_schedule(scheduler)
+        try:
+            scheduler.start()
+            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            log.warning("clock: Redis unreachable, retrying in %s s", retry_seconds)
+            time.sleep(retry_seconds)
 
 
 def main(argv: list[str]) -> int:
