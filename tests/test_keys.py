@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from keys.rotation import dek_counts_by_kek, rotate
 from models.installations import Installation, create_installation, shared_secret_of
 from runtime import Runtime
 
-WYCHEPROOF = Path(__file__).resolve().parents[2] / "shared/testdata/wycheproof/aes_gcm_test.json"
+SHARED = Path(os.environ.get("TANDEM_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+WYCHEPROOF = SHARED / "testdata/wycheproof/aes_gcm_test.json"
 
 
 def _vectors() -> list[dict]:
