@@ -7,10 +7,13 @@ import sys
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from config import ConfigError, Settings, load_settings
+from handlers.connect import connect
 from handlers.health import health
+from handlers.webhooks import webhooks
 from keys.cli import keys_cli
 from runtime import build_runtime
 
@@ -34,18 +37,30 @@ def _build(settings: Settings) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key or None,
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_CONTENT_LENGTH=max(1024 * 1024, settings.webhook_max_bytes),
     )
     app.extensions["tandem"] = build_runtime(settings)
     app.register_blueprint(health)
+    app.register_blueprint(connect)
+    app.register_blueprint(webhooks)
     app.cli.add_command(keys_cli)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     return app
 
 
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     return jsonify(error=error.name, message=error.description), error.code or 500
+
+
+def _database_unavailable(error: Exception) -> ResponseReturnValue:
+    logging.getLogger(__name__).warning("database unavailable: %s", type(error).__name__)
+    response = jsonify(error="Service Unavailable", message="the database is unavailable; retry")
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def _unexpected_error(error: Exception) -> ResponseReturnValue:

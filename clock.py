@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 from config import load_settings
 from runtime import redis_client
+from sync.jobs import sweep_webhook_inbox
 
 HEARTBEAT_KEY = "tandem:clock:heartbeat"
 
@@ -22,3 +23,4 @@ def heartbeat() -> float:
 def register_schedule(scheduler: CronScheduler) -> None:
     """Every periodic job of the deployment, in one place."""
     scheduler.register(heartbeat, queue_name="maintenance", interval=60)
+    scheduler.register(sweep_webhook_inbox, queue_name="maintenance", interval=5)

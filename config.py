@@ -29,10 +29,21 @@ class Settings:
     dek_cache_seconds: int = 300
     db_pool_size: int = 5
     log_level: str = "INFO"
+    base_url: str = "http://127.0.0.1:8000"
+    app_key: str = "io.tandem.jira-sync"
+    connect_audiences: tuple[str, ...] = ()
+    connect_install_keys_url: str = "https://connect-install-keys.atlassian.com"
+    jwt_leeway_seconds: int = 30
+    webhook_max_bytes: int = 256 * 1024
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        """The ``aud`` values a signed install may carry: our base URL and any configured."""
+        return (self.base_url, *self.connect_audiences)
 
     @property
     def kek_configured(self) -> bool:
@@ -71,6 +82,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dek_cache_seconds=_int(environ, "TANDEM_DEK_CACHE_SECONDS", 300),
         db_pool_size=_int(environ, "TANDEM_DB_POOL_SIZE", 5, minimum=1),
         log_level=environ.get("LOG_LEVEL", "INFO").upper(),
+        base_url=environ.get("TANDEM_BASE_URL", Settings.base_url).rstrip("/"),
+        app_key=environ.get("TANDEM_APP_KEY", Settings.app_key),
+        connect_audiences=tuple(
+            url.strip().rstrip("/")
+            for url in environ.get("CONNECT_AUDIENCES", "").split(",")
+            if url.strip()
+        ),
+        connect_install_keys_url=environ.get(
+            "CONNECT_INSTALL_KEYS_URL", Settings.connect_install_keys_url
+        ).rstrip("/"),
+        jwt_leeway_seconds=_int(environ, "JWT_LEEWAY_SECONDS", 30),
+        webhook_max_bytes=_int(environ, "WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024),
     )
     _validate(settings)
     return settings
@@ -81,6 +104,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             "DATABASE_URL is not set: run `make run` (development) or set it to the app role's URL"
         )
+    if settings.jwt_leeway_seconds > 30:
+        raise ConfigError("JWT_LEEWAY_SECONDS must be at most 30")
+    if not settings.base_url.startswith(("https://", "http://")):
+        raise ConfigError("TANDEM_BASE_URL must be an http(s) URL")
     if settings.kek_keyring_path and settings.kek_keys:
         raise ConfigError("set only one of TANDEM_KEK_KEYRING and TANDEM_KEK_KEYS")
     if settings.is_production:
@@ -89,5 +116,7 @@ def _validate(settings: Settings) -> None:
                 "production needs a key-encryption key: set TANDEM_KEK_KEYS "
                 "(id=base64key,...) or TANDEM_KEK_KEYRING (path to a keyring file)"
             )
+        if not settings.base_url.startswith("https://"):
+            raise ConfigError("production needs TANDEM_BASE_URL to be an https:// URL")
         if len(settings.secret_key) < 32:
             raise ConfigError("production needs TANDEM_SECRET_KEY of at least 32 characters")

@@ -6,9 +6,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import redis
+from rq import Queue
 from sqlalchemy import Engine
 
-from config import ConfigError, Settings
+from auth.install_keys import InstallKeys
+from config import ConfigError, Settings, load_settings
 from keys.data_keys import KeyService
 from keys.kek import KekProvider, provider_from_settings
 from keys.keyring_file import create_keyring
@@ -25,7 +27,12 @@ class Runtime:
     db: Database
     redis: redis.Redis
     keys: KeyService
+    install_keys: InstallKeys
     _maintenance: Engine | None = field(default=None, repr=False)
+
+    def queue(self, name: str) -> Queue:
+        """An RQ queue on this process's Redis connection."""
+        return Queue(name, connection=self.redis)
 
     def maintenance_engine(self) -> Engine:
         """The maintenance role's engine (purges and cross-tenant key inventory)."""
@@ -67,4 +74,16 @@ def build_runtime(settings: Settings) -> Runtime:
         db=Database(engine),
         redis=redis_client(settings.redis_url),
         keys=KeyService(kek_provider(settings), cache_seconds=settings.dek_cache_seconds),
+        install_keys=InstallKeys(settings.connect_install_keys_url),
     )
+
+
+_process_runtime: Runtime | None = None
+
+
+def process_runtime() -> Runtime:
+    """The runtime of a worker process, built on first use from the environment."""
+    global _process_runtime
+    if _process_runtime is None:
+        _process_runtime = build_runtime(load_settings())
+    return _process_runtime

@@ -72,3 +72,14 @@ def shared_secret_of(session: Session, keys: KeyService, installation: Installat
     """Open an installation's sharedSecret."""
     context = _secret_context(installation.id, installation.tenant_id)
     return keys.open(session, installation.shared_secret, context).decode()
+
+
+def reseal_shared_secret(
+    session: Session, keys: KeyService, installation: Installation, shared_secret: str
+) -> None:
+    """Replace an installation's sharedSecret (a re-install sends a new one)."""
+    context = _secret_context(installation.id, installation.tenant_id)
+    installation.shared_secret = keys.seal(
+        session, installation.data_key_id, context, shared_secret
+    )
+    session.flush()

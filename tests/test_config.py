@@ -23,6 +23,7 @@ def test_production_app_refuses_to_start_without_a_kek() -> None:
         "TANDEM_ENV": "production",
         "DATABASE_URL": "postgresql://app@127.0.0.1/x",
         "TANDEM_SECRET_KEY": "x" * 40,
+        "TANDEM_BASE_URL": "https://tandem.example",
     }
     result = subprocess.run(
         [sys.executable, "-c", "from app import create_app; create_app()"],
@@ -46,7 +47,14 @@ def test_settings_validation_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="TANDEM_DEK_CACHE_SECONDS"):
         load_settings({**BASE, "TANDEM_DEK_CACHE_SECONDS": "soon"})
     with pytest.raises(ConfigError, match="TANDEM_SECRET_KEY"):
-        load_settings({**BASE, "TANDEM_ENV": "production", "TANDEM_KEK_KEYS": "k=" + "A" * 44})
+        load_settings(
+            {
+                **BASE,
+                "TANDEM_ENV": "production",
+                "TANDEM_KEK_KEYS": "k=" + "A" * 44,
+                "TANDEM_BASE_URL": "https://t.example",
+            }
+        )
 
 
 def test_env_kek_parsing() -> None:

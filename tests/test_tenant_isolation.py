@@ -13,8 +13,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from models.audit import record_audit
 from models.connections import create_connection, store_tokens
 from models.db import Database, MissingTenant, make_engine
+from models.deletion_requests import schedule_deletion
 from models.installations import create_installation
 from models.tenants import register_directory_key
+from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from tests.conftest import count
 
@@ -54,6 +56,17 @@ def seed(runtime: Runtime, new_tenant, name: str) -> Seeded:
             session, runtime.keys, connection, "at", "rt", datetime.now(UTC) + timedelta(hours=1)
         )
         record_audit(session, tenant_id, "test", "seeded", subject=name)
+        session.add(
+            WebhookEvent(
+                tenant_id=tenant_id,
+                installation_id=installation.id,
+                identifier=f"hook-{uuid.uuid4()}",
+                event="jira:issue_created",
+                payload={"webhookEvent": "jira:issue_created"},
+                received_at=datetime.now(UTC),
+            )
+        )
+        schedule_deletion(session, reason="test")
     return Seeded(tenant_id, client_key, installation.id, installation.data_key_id, connection.id)
 
 
@@ -73,6 +86,8 @@ def test_every_tenant_table_is_seeded(pair, owner_engine: Engine) -> None:
         "data_keys",
         "connections",
         "audit_events",
+        "webhook_events",
+        "deletion_requests",
     }
     db = Database(make_engine(owner_engine.url.render_as_string(hide_password=False)))
     for tenant in (a, b):

@@ -1,0 +1,1 @@
+"""Who is calling: Connect JWTs (signed installs and shared-secret tokens)."""

@@ -1,0 +1,141 @@
+"""Atlassian Connect JWT verification.
+
+- Signed installs (``installed``/``uninstalled``): RS256 only, key fetched by ``kid``,
+  ``aud`` = our base URL, ``iss`` = the body's clientKey, ``qsh`` must match.
+- Everything else: HS256 with the installation's sharedSecret; ``qsh`` must match, or be
+  the literal ``context-qsh`` on routes that serve iframes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from atlassian_jwt.url_utils import hash_url
+
+from auth.errors import ConnectAuthError
+from auth.install_keys import InstallKeys, check_kid
+
+MAX_TOKEN_LENGTH = 8192
+CONTEXT_QSH = "context-qsh"
+_REQUIRED = ["exp", "iat", "iss", "qsh"]
+
+
+@dataclass(frozen=True)
+class RequestTarget:
+    """What a token's ``qsh`` is computed over: method, path relative to the app, raw query."""
+
+    method: str
+    path: str
+    query: str = ""
+
+    def query_string_hash(self) -> str:
+        url = f"{self.path}?{self.query}" if self.query else self.path
+        return hash_url(self.method, url)
+
+
+def token_from(authorization: str | None, query_jwt: str | None = None) -> str:
+    """The token from ``Authorization: JWT <token>`` (or the iframe's ``?jwt=``)."""
+    token = None
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme != "JWT" or not value.strip():
+            raise ConnectAuthError("the Authorization header must be 'JWT <token>'")
+        token = value.strip()
+    elif query_jwt:
+        token = query_jwt
+    if not token:
+        raise ConnectAuthError("no JWT was sent")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise ConnectAuthError("the token is too long")
+    return token
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise ConnectAuthError("the token is malformed") from None
+
+
+def _decode(token: str, key: Any, algorithm: str, leeway: int, **options: Any) -> dict[str, Any]:
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            leeway=leeway,
+            options={"require": _REQUIRED + options.pop("require", []), "verify_iat": True},
+            **options,
+        )
+    except jwt.ExpiredSignatureError:
+        raise ConnectAuthError("the token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise ConnectAuthError("the token was issued in the future") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise ConnectAuthError(f"the token has no '{error.claim}' claim") from None
+    except jwt.InvalidAudienceError:
+        raise ConnectAuthError("the token's audience is not this app") from None
+    except jwt.InvalidSignatureError:
+        raise ConnectAuthError("the token's signature does not verify") from None
+    except jwt.InvalidAlgorithmError:
+        raise ConnectAuthError(f"only {algorithm} tokens are accepted here") from None
+    except jwt.PyJWTError:
+        raise ConnectAuthError("the token is malformed or its claims are invalid") from None
+
+
+def _check_qsh(claims: dict[str, Any], target: RequestTarget, allow_context_qsh: bool) -> None:
+    qsh = claims.get("qsh")
+    if qsh == CONTEXT_QSH:
+        if not allow_context_qsh:
+            raise ConnectAuthError("a context-qsh token is not accepted on this route")
+        return
+    if qsh != target.query_string_hash():
+        raise ConnectAuthError("the query string hash (qsh) does not match this request")
+
+
+def verify_signed_install(
+    token: str,
+    target: RequestTarget,
+    client_key: str,
+    audiences: Iterable[str],
+    keys: InstallKeys,
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """Verify an ``installed``/``uninstalled`` call's RS256 token; return its claims."""
+    header = _header(token)
+    if header.get("alg") != "RS256":
+        raise ConnectAuthError("install callbacks must be signed with RS256")
+    key = keys.get(check_kid(header.get("kid")))
+    claims = _decode(token, key, "RS256", leeway, audience=list(audiences), require=["aud"])
+    if claims["iss"] != client_key:
+        raise ConnectAuthError("the token's issuer is not the installing clientKey")
+    _check_qsh(claims, target, allow_context_qsh=False)
+    return claims
+
+
+def verify_shared_secret_token(
+    token: str,
+    target: RequestTarget,
+    find_secret: Callable[[str], str | None],
+    allow_context_qsh: bool = False,
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """Verify an HS256 token signed with the issuing installation's sharedSecret."""
+    header = _header(token)
+    if header.get("alg") != "HS256":
+        raise ConnectAuthError("only HS256 tokens are accepted here")
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        raise ConnectAuthError("the token is malformed") from None
+    if not isinstance(issuer, str) or not issuer:
+        raise ConnectAuthError("the token has no 'iss' claim")
+    secret = find_secret(issuer)
+    if secret is None:
+        raise ConnectAuthError("the token's issuer is not an installation of this app")
+    claims = _decode(token, secret, "HS256", leeway)
+    _check_qsh(claims, target, allow_context_qsh)
+    return claims

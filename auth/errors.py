@@ -1,0 +1,5 @@
+"""The one error every authentication failure raises, with a reason in plain words."""
+
+
+class ConnectAuthError(Exception):
+    """Authentication failed; ``str(error)`` is safe to show (it never contains the token)."""

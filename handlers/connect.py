@@ -1,0 +1,114 @@
+"""The Connect surface: descriptor, lifecycle callbacks and the iframe placeholders."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from auth.errors import ConnectAuthError
+from handlers.connect_auth import connect_jwt, runtime, unauthorized, verify_install
+from models.lifecycle import InstallRequest, install, set_status
+from schemas import InvalidPayload, validate
+
+connect = Blueprint("connect", __name__)
+DESCRIPTOR = Path(__file__).resolve().parent.parent / "descriptor" / "atlassian-connect.json"
+
+
+@cache
+def _descriptor_template() -> dict[str, Any]:
+    return json.loads(DESCRIPTOR.read_text())
+
+
+def descriptor_for(base_url: str, app_key: str) -> dict[str, Any]:
+    """The descriptor with this deployment's baseUrl and key filled in."""
+    return {**_descriptor_template(), "baseUrl": base_url, "key": app_key}
+
+
+@connect.get("/atlassian-connect.json")
+def descriptor() -> ResponseReturnValue:
+    settings = runtime().settings
+    return jsonify(descriptor_for(settings.base_url, settings.app_key))
+
+
+def _lifecycle_body(event_type: str) -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    try:
+        validate("lifecycle", body)
+    except InvalidPayload as error:
+        abort(400, description=f"invalid lifecycle payload: {error}")
+    if body["eventType"] != event_type:
+        abort(400, description=f"eventType must be '{event_type}' on this route")
+    if body["key"] != runtime().settings.app_key:
+        abort(400, description="the payload is for another app key")
+    return body
+
+
+@connect.post("/connect/lifecycle/installed")
+def installed() -> ResponseReturnValue:
+    body = _lifecycle_body("installed")
+    try:
+        verify_install(body["clientKey"])
+    except ConnectAuthError as error:
+        return unauthorized(str(error))
+    rt = runtime()
+    install(
+        rt.db,
+        rt.keys,
+        InstallRequest(
+            client_key=body["clientKey"],
+            shared_secret=body["sharedSecret"],
+            base_url=body["baseUrl"].rstrip("/"),
+            cloud_id=body.get("cloudId"),
+        ),
+    )
+    return "", 204
+
+
+@connect.post("/connect/lifecycle/uninstalled")
+def uninstalled() -> ResponseReturnValue:
+    body = _lifecycle_body("uninstalled")
+    try:
+        verify_install(body["clientKey"])
+    except ConnectAuthError as error:
+        return unauthorized(str(error))
+    set_status(runtime().db, body["clientKey"], "uninstalled")
+    return "", 204
+
+
+@connect.post("/connect/lifecycle/enabled")
+@connect_jwt()
+def enabled() -> ResponseReturnValue:
+    return _set_enabled("enabled")
+
+
+@connect.post("/connect/lifecycle/disabled")
+@connect_jwt()
+def disabled() -> ResponseReturnValue:
+    return _set_enabled("disabled")
+
+
+def _set_enabled(status: str) -> ResponseReturnValue:
+    body = _lifecycle_body(status)
+    if body["clientKey"] != g.connect.client_key:
+        return unauthorized("the token's issuer is not the body's clientKey")
+    set_status(runtime().db, body["clientKey"], status)
+    return "", 204
+
+
+@connect.get("/connect/issue-panel")
+@connect_jwt(context_qsh=True)
+def issue_panel() -> ResponseReturnValue:
+    """Placeholder until the pages issue: proves the context JWT round trip."""
+    return jsonify(status="ok", page="issue-panel", issue=request.args.get("issueKey"))
+
+
+@connect.get("/connect/admin")
+@connect_jwt(context_qsh=True)
+def admin_page() -> ResponseReturnValue:
+    """Placeholder until the pages issue."""
+    return jsonify(status="ok", page="admin")

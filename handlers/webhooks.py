@@ -1,0 +1,62 @@
+"""Jira webhooks: verified, validated and committed to the inbox before we say "received"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from handlers.connect_auth import connect_jwt, runtime
+from schemas import InvalidPayload, validate
+from sync.inbox import enqueue_event, record_webhook
+
+webhooks = Blueprint("webhooks", __name__)
+
+# Route slug -> Jira event; the descriptor subscribes each event to its slug's URL.
+EVENTS = {
+    "issue-created": "jira:issue_created",
+    "issue-updated": "jira:issue_updated",
+    "issue-deleted": "jira:issue_deleted",
+    "comment-created": "comment_created",
+    "comment-updated": "comment_updated",
+    "comment-deleted": "comment_deleted",
+    "attachment-created": "attachment_created",
+    "attachment-deleted": "attachment_deleted",
+}
+IDENTIFIER_HEADER = "X-Atlassian-Webhook-Identifier"
+MAX_IDENTIFIER_LENGTH = 200
+
+
+@webhooks.before_request
+def _limit_body_size() -> None:
+    limit = runtime().settings.webhook_max_bytes
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, description=f"webhook bodies are limited to {limit} bytes")
+
+
+@webhooks.post("/connect/webhooks/<slug>")
+@connect_jwt()
+def receive(slug: str) -> ResponseReturnValue:
+    event = EVENTS.get(slug)
+    if event is None:
+        abort(404, description=f"no webhook route for '{slug}'")
+    identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()
+    if not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
+        abort(400, description=f"the {IDENTIFIER_HEADER} header is missing or too long")
+    payload = request.get_json(silent=True)
+    try:
+        validate("webhook", payload)
+    except InvalidPayload as error:
+        abort(400, description=f"invalid webhook body: {error}")
+    if payload["webhookEvent"] != event:
+        abort(400, description=f"webhookEvent must be '{event}' on this route")
+
+    rt = runtime()
+    installation = g.connect
+    event_id = record_webhook(
+        rt, installation.tenant_id, installation.installation_id, identifier, event, payload
+    )
+    if event_id is None:
+        return jsonify(status="duplicate"), 200
+    enqueue_event(rt, installation.tenant_id, event_id)
+    return jsonify(status="accepted"), 202

@@ -1,0 +1,1 @@
+"""The sync engine: the webhook inbox, event jobs and (next) reconciliation."""

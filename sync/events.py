@@ -1,0 +1,35 @@
+"""What a webhook event job does. For now: record that it ran (the sync issue adds the
+reconciliation it triggers)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from models.installations import Installation
+from models.webhook_events import WebhookEvent
+from runtime import Runtime
+
+ACTIVE_INSTALLATION = ("installed", "enabled")
+
+
+def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -> str:
+    """Process one inbox row exactly once; returns the outcome in a word."""
+    with runtime.db.tenant_session(tenant_id) as session:
+        event = session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.id == event_id)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if event is None:
+            return "busy"  # another worker holds it, or it is gone with its tenant
+        if event.status in ("processed", "skipped"):
+            return "already-done"
+        status = session.execute(
+            select(Installation.status).where(Installation.id == event.installation_id)
+        ).scalar_one()
+        event.job_runs += 1
+        event.status = "processed" if status in ACTIVE_INSTALLATION else "skipped"
+        event.processed_at = func.now()
+        return event.status
