@@ -7,7 +7,7 @@ import sys
 import time
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from clock import register_schedule
@@ -24,7 +24,9 @@ def run_worker(redis_url: str) -> None:
     """Serve every queue in priority order, with RQ's scheduler for retries."""
     connection = redis_client(redis_url)
     queues = [Queue(name, connection=connection) for name in QUEUES]
-    Worker(queues, connection=connection).work(with_scheduler=True)
+    # SimpleWorker: jobs run in this process, so the database pools and the DEK cache
+    # are reused instead of rebuilt in a fork per job.
+    SimpleWorker(queues, connection=connection).work(with_scheduler=True)
 
 
 def run_clock(redis_url: str, retry_seconds: float = 5) -> None:

@@ -60,14 +60,20 @@ def _header(token: str) -> dict[str, Any]:
         raise ConnectAuthError("the token is malformed") from None
 
 
-def _decode(token: str, key: Any, algorithm: str, leeway: int, **options: Any) -> dict[str, Any]:
+def _decode(
+    token: str, key: Any, algorithm: str, leeway: int, verify_aud: bool = True, **options: Any
+) -> dict[str, Any]:
     try:
         return jwt.decode(
             token,
             key,
             algorithms=[algorithm],
             leeway=leeway,
-            options={"require": _REQUIRED + options.pop("require", []), "verify_iat": True},
+            options={
+                "require": _REQUIRED + options.pop("require", []),
+                "verify_iat": True,
+                "verify_aud": verify_aud,
+            },
             **options,
         )
     except jwt.ExpiredSignatureError:
@@ -122,8 +128,13 @@ def verify_shared_secret_token(
     find_secret: Callable[[str], str | None],
     allow_context_qsh: bool = False,
     leeway: int = 30,
+    audiences: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Verify an HS256 token signed with the issuing installation's sharedSecret."""
+    """Verify an HS256 token signed with the issuing installation's sharedSecret.
+
+    ``aud`` is optional here; when present it must name the issuer itself (as
+    atlassian-jwt writes it) or one of ``audiences``.
+    """
     header = _header(token)
     if header.get("alg") != "HS256":
         raise ConnectAuthError("only HS256 tokens are accepted here")
@@ -136,6 +147,16 @@ def verify_shared_secret_token(
     secret = find_secret(issuer)
     if secret is None:
         raise ConnectAuthError("the token's issuer is not an installation of this app")
-    claims = _decode(token, secret, "HS256", leeway)
+    claims = _decode(token, secret, "HS256", leeway, verify_aud=False)
+    _check_audience(claims, {issuer, *audiences})
     _check_qsh(claims, target, allow_context_qsh)
     return claims
+
+
+def _check_audience(claims: dict[str, Any], allowed: set[str]) -> None:
+    if "aud" not in claims:
+        return
+    audience = claims["aud"]
+    values = [audience] if isinstance(audience, str) else audience
+    if not isinstance(values, list) or not values or not set(values) <= allowed:
+        raise ConnectAuthError("the token's audience is not this app")

@@ -94,5 +94,6 @@ def _verify_shared_secret(context_qsh: bool) -> ConnectInstallation:
         find_secret,
         allow_context_qsh=context_qsh,
         leeway=rt.settings.jwt_leeway_seconds,
+        audiences=(*rt.settings.audiences, rt.settings.app_key),
     )
     return found[0]

@@ -1,0 +1,23 @@
+"""Serve a WSGI app on a free loopback port in a background thread (real HTTP)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from werkzeug.serving import make_server
+
+
+@contextmanager
+def serving(app: Callable[..., Any]) -> Iterator[str]:
+    """Yield the base URL of ``app`` served on 127.0.0.1; stop it afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
