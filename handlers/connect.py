@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from pathlib import Path
@@ -26,7 +27,7 @@ def _descriptor_template() -> dict[str, Any]:
 
 def descriptor_for(base_url: str, app_key: str) -> dict[str, Any]:
     """The descriptor with this deployment's baseUrl and key filled in."""
-    return {**_descriptor_template(), "baseUrl": base_url, "key": app_key}
+    return {**copy.deepcopy(_descriptor_template()), "baseUrl": base_url, "key": app_key}
 
 
 @connect.get("/atlassian-connect.json")
