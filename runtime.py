@@ -10,12 +10,14 @@ from rq import Queue
 from sqlalchemy import Engine
 
 from auth.install_keys import InstallKeys
+from auth.installation_cache import TtlCache
 from config import ConfigError, Settings, load_settings
 from keys.data_keys import KeyService
 from keys.kek import KekProvider, provider_from_settings
 from keys.keyring_file import create_keyring
 from models.db import Database, make_engine
 
+INSTALLATION_CACHE_SECONDS = 5
 DEV_KEYRING = Path(__file__).resolve().parent / ".run" / "keyring.json"
 
 
@@ -28,6 +30,7 @@ class Runtime:
     redis: redis.Redis
     keys: KeyService
     install_keys: InstallKeys
+    installations: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
     _maintenance: Engine | None = field(default=None, repr=False)
 
     def queue(self, name: str) -> Queue:

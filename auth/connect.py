@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from atlassian_jwt.url_utils import hash_url
 
-from auth.errors import ConnectAuthError
+from auth.errors import ConnectAuthError, SignatureMismatch
 from auth.install_keys import InstallKeys, check_kid
 
 MAX_TOKEN_LENGTH = 8192
@@ -85,7 +85,7 @@ def _decode(
     except jwt.InvalidAudienceError:
         raise ConnectAuthError("the token's audience is not this app") from None
     except jwt.InvalidSignatureError:
-        raise ConnectAuthError("the token's signature does not verify") from None
+        raise SignatureMismatch("the token's signature does not verify") from None
     except jwt.InvalidAlgorithmError:
         raise ConnectAuthError(f"only {algorithm} tokens are accepted here") from None
     except jwt.PyJWTError:

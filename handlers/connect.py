@@ -12,7 +12,13 @@ from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from auth.errors import ConnectAuthError
-from handlers.connect_auth import connect_jwt, runtime, unauthorized, verify_install
+from handlers.connect_auth import (
+    connect_jwt,
+    forget_installation,
+    runtime,
+    unauthorized,
+    verify_install,
+)
 from models.lifecycle import InstallRequest, install, set_status
 from schemas import InvalidPayload, validate
 
@@ -67,6 +73,7 @@ def installed() -> ResponseReturnValue:
             cloud_id=body.get("cloudId"),
         ),
     )
+    forget_installation(body["clientKey"])
     return "", 204
 
 
@@ -78,6 +85,7 @@ def uninstalled() -> ResponseReturnValue:
     except ConnectAuthError as error:
         return unauthorized(str(error))
     set_status(runtime().db, body["clientKey"], "uninstalled")
+    forget_installation(body["clientKey"])
     return "", 204
 
 
@@ -98,6 +106,7 @@ def _set_enabled(status: str) -> ResponseReturnValue:
     if body["clientKey"] != g.connect.client_key:
         return unauthorized("the token's issuer is not the body's clientKey")
     set_status(runtime().db, body["clientKey"], status)
+    forget_installation(body["clientKey"])
     return "", 204
 
 

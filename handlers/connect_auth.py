@@ -16,7 +16,7 @@ from auth.connect import (
     verify_shared_secret_token,
     verify_signed_install,
 )
-from auth.errors import ConnectAuthError
+from auth.errors import ConnectAuthError, SignatureMismatch
 from models.lifecycle import ConnectInstallation, find_installation
 from runtime import Runtime
 
@@ -78,22 +78,40 @@ def connect_jwt(context_qsh: bool = False) -> Callable[[View], View]:
 
 def _verify_shared_secret(context_qsh: bool) -> ConnectInstallation:
     rt = runtime()
-    found: list[ConnectInstallation] = []
-
-    def find_secret(client_key: str) -> str | None:
-        installation = find_installation(rt.db, rt.keys, client_key)
-        if installation is None or installation.status == "uninstalled":
-            return None
-        found.append(installation)
-        return installation.shared_secret
-
-    query_jwt = request.args.get("jwt") if context_qsh else None
-    verify_shared_secret_token(
-        token_from(request.headers.get("Authorization"), query_jwt),
-        request_target(),
-        find_secret,
-        allow_context_qsh=context_qsh,
-        leeway=rt.settings.jwt_leeway_seconds,
-        audiences=(*rt.settings.audiences, rt.settings.app_key),
+    token = token_from(
+        request.headers.get("Authorization"), request.args.get("jwt") if context_qsh else None
     )
-    return found[0]
+
+    def attempt(fresh: bool) -> ConnectInstallation:
+        found: list[ConnectInstallation] = []
+
+        def find_secret(client_key: str) -> str | None:
+            if fresh:
+                rt.installations.forget(client_key)
+            installation = rt.installations.get_or_load(
+                client_key, lambda key: find_installation(rt.db, rt.keys, key)
+            )
+            if installation is None or installation.status == "uninstalled":
+                return None
+            found.append(installation)
+            return installation.shared_secret
+
+        verify_shared_secret_token(
+            token,
+            request_target(),
+            find_secret,
+            allow_context_qsh=context_qsh,
+            leeway=rt.settings.jwt_leeway_seconds,
+            audiences=(*rt.settings.audiences, rt.settings.app_key),
+        )
+        return found[0]
+
+    try:
+        return attempt(fresh=False)
+    except SignatureMismatch:
+        return attempt(fresh=True)  # the cached secret may predate a re-install
+
+
+def forget_installation(client_key: str) -> None:
+    """Drop a cached installation after a lifecycle change."""
+    runtime().installations.forget(client_key)

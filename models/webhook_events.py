@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, one_of, tenant_fk, tenant_scoped_fk, uuid_pk
 
-EVENT_STATUSES = ("pending", "enqueued", "processed", "skipped", "failed")
+EVENT_STATUSES = ("pending", "processed", "skipped", "failed")
 
 
 class WebhookEvent(Base):
@@ -37,5 +37,4 @@ class WebhookEvent(Base):
     job_runs: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,12 +9,15 @@ import uuid
 from typing import Any
 
 import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import text
 
 from runtime import Runtime
 
 log = logging.getLogger(__name__)
 QUEUE = "webhooks"
+IN_FLIGHT = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 def record_webhook(
@@ -45,6 +48,11 @@ def record_webhook(
         ).scalar_one_or_none()
 
 
+def job_id_for(event_id: uuid.UUID) -> str:
+    """One RQ job id per event, so re-enqueueing the same event is recognisable."""
+    return f"webhook-event-{event_id}"
+
+
 def enqueue_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
     """Hand a committed event to the workers; False (row stays pending) if Redis is down."""
     from sync.jobs import process_webhook_event  # the job module imports this one
@@ -54,44 +62,46 @@ def enqueue_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -
             process_webhook_event,
             str(tenant_id),
             str(event_id),
-            job_id=f"webhook-event-{event_id}",
+            job_id=job_id_for(event_id),
             result_ttl=300,
             failure_ttl=7 * 24 * 3600,
         )
     except (redis.ConnectionError, redis.TimeoutError):
         log.warning("redis unreachable: event %s stays pending for the sweeper", event_id)
         return False
-    with runtime.db.tenant_session(tenant_id) as session:
-        session.execute(
-            text(
-                "UPDATE webhook_events SET status = 'enqueued', enqueued_at = now() "
-                "WHERE id = :id AND status = 'pending'"
-            ),
-            {"id": event_id},
-        )
     return True
 
 
-def sweep_unfinished(
-    runtime: Runtime, pending_after_seconds: int = 5, enqueued_after_seconds: int = 600
-) -> int:
-    """Enqueue events still pending after a few seconds (Redis was down when they came)
-    and events enqueued long ago but never processed (their job was lost)."""
+def _job_in_flight(runtime: Runtime, event_id: uuid.UUID) -> bool:
+    try:
+        job = Job.fetch(job_id_for(event_id), connection=runtime.redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status() in IN_FLIGHT or job.is_failed  # failed: RQ's registry shows it
+
+
+def sweep_pending(runtime: Runtime, older_than_seconds: int = 5) -> int:
+    """Enqueue events still pending after a few seconds whose job never reached Redis
+    (it was down) or was lost. Returns how many it enqueued."""
     with runtime.maintenance_engine().connect() as connection:
         rows = connection.execute(
             text(
-                "SELECT tenant_id, id FROM webhook_events WHERE "
-                "(status = 'pending' AND received_at < now() - make_interval(secs => :pending)) "
-                "OR (status = 'enqueued' AND enqueued_at < now() - make_interval(secs => :lost)) "
+                "SELECT tenant_id, id FROM webhook_events WHERE status = 'pending' "
+                "AND received_at < now() - make_interval(secs => :age) "
                 "ORDER BY received_at LIMIT 1000"
             ),
-            {"pending": pending_after_seconds, "lost": enqueued_after_seconds},
+            {"age": older_than_seconds},
         ).all()
     enqueued = 0
     for tenant_id, event_id in rows:
+        try:
+            if _job_in_flight(runtime, event_id):
+                continue
+        except (redis.ConnectionError, redis.TimeoutError):
+            break
         if not enqueue_event(runtime, tenant_id, event_id):
             break
         enqueued += 1
-    if rows:
-        log.info("sweeper: enqueued %d of %d unfinished events", enqueued, len(rows))
+    if enqueued:
+        log.info("sweeper: enqueued %d pending events", enqueued)
     return enqueued

@@ -7,7 +7,7 @@ import uuid
 from models.db import as_tenant_id
 from runtime import process_runtime
 from sync.events import handle_webhook_event
-from sync.inbox import sweep_unfinished
+from sync.inbox import sweep_pending
 
 
 def process_webhook_event(tenant_id: str, event_id: str) -> str:
@@ -17,4 +17,4 @@ def process_webhook_event(tenant_id: str, event_id: str) -> str:
 
 def sweep_webhook_inbox() -> int:
     """Clock job: enqueue events Redis missed."""
-    return sweep_unfinished(process_runtime())
+    return sweep_pending(process_runtime())

@@ -21,6 +21,7 @@ from tests.support.http_server import serving
 BASE_URL = "https://tandem.test"
 APP_KEY = "io.tandem.jira-sync"
 INSTALLED = "/connect/lifecycle/installed"
+UNINSTALLED = "/connect/lifecycle/uninstalled"
 
 
 @dataclass
@@ -43,6 +44,15 @@ class ConnectWorld:
             INSTALLED, json=payload, headers={"Authorization": f"JWT {token}"}
         )
         return response, client_key, secret
+
+    def uninstall(self, client_key: str) -> TestResponse:
+        """Send a valid signed uninstall."""
+        token = install_token(self.signing_key, self.kid, client_key, BASE_URL, UNINSTALLED)
+        return self.client.post(
+            UNINSTALLED,
+            json=lifecycle_body("uninstalled", client_key),
+            headers={"Authorization": f"JWT {token}"},
+        )
 
 
 def lifecycle_body(event_type: str, client_key: str, **extra: Any) -> dict[str, Any]:

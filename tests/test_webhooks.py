@@ -17,7 +17,7 @@ import runtime as runtime_module
 from app import create_app
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
-from sync.inbox import QUEUE, sweep_unfinished
+from sync.inbox import QUEUE, sweep_pending
 from tests.connect_fixtures import ConnectWorld
 from tests.support.connect_tokens import secret_token
 
@@ -123,7 +123,7 @@ def test_redis_down_keeps_the_event_and_the_sweeper_delivers_it(
     assert response.status_code == 202, "acknowledged: the row is committed"
     (event,) = events(runtime, tenant_id)
     assert event.status == "pending"
-    assert sweep_unfinished(runtime, pending_after_seconds=0) >= 1
+    assert sweep_pending(runtime, older_than_seconds=0) >= 1
     run_worker(runtime)
     (event,) = events(runtime, tenant_id)
     assert (event.status, event.job_runs) == ("processed", 1)
@@ -142,11 +142,9 @@ def test_database_down_answers_503(connect_world: ConnectWorld, site) -> None:
 def test_events_of_an_uninstalled_installation_are_skipped(
     connect_world: ConnectWorld, runtime: Runtime, site
 ) -> None:
-    from models.lifecycle import set_status
-
     client_key, secret, tenant_id = site
     assert post(connect_world.client, client_key, secret, body(), "before").status_code == 202
-    set_status(runtime.db, client_key, "uninstalled")
+    connect_world.uninstall(client_key)
     run_worker(runtime)
     (event,) = events(runtime, tenant_id)
     assert event.status == "skipped"

@@ -44,12 +44,11 @@ def upgrade() -> None:
         sa.Column("job_runs", sa.Integer, nullable=False, server_default="0"),
         sa.Column("error", sa.Text),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
-        sa.Column("enqueued_at", sa.DateTime(timezone=True)),
         sa.Column("processed_at", sa.DateTime(timezone=True)),
         sa.UniqueConstraint("tenant_id", "id"),
         sa.UniqueConstraint("tenant_id", "identifier"),
         sa.CheckConstraint(
-            "status IN ('pending', 'enqueued', 'processed', 'skipped', 'failed')", name="status"
+            "status IN ('pending', 'processed', 'skipped', 'failed')", name="status"
         ),
         sa.ForeignKeyConstraint(
             ["installation_id", "tenant_id"],
@@ -58,17 +57,17 @@ def upgrade() -> None:
         ),
     )
     op.create_index(None, "webhook_events", ["tenant_id", "received_at"])
-    # The sweeper's cross-tenant scan of unfinished rows (small: finished rows drop out).
+    # The sweeper's cross-tenant scan of pending rows (small: finished rows drop out).
     op.create_index(
-        "ix_webhook_events_unfinished",
+        "ix_webhook_events_pending",
         "webhook_events",
         ["received_at"],
-        postgresql_where=sa.text("status IN ('pending', 'enqueued')"),
+        postgresql_where=sa.text("status = 'pending'"),
     )
     enable_tenant_rls("webhook_events")
     maintenance_sees_all("webhook_events")
     grant_app("webhook_events", "SELECT, INSERT, UPDATE")
-    grant_maintenance("webhook_events", "SELECT (id, tenant_id, status, received_at, enqueued_at)")
+    grant_maintenance("webhook_events", "SELECT (id, tenant_id, status, received_at)")
 
     op.create_table(
         "deletion_requests",
