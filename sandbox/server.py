@@ -1,0 +1,82 @@
+"""The Flask app and a threaded HTTP server around it."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.config import SandboxConfig
+from sandbox.context import EXTENSION, sandbox_of
+from sandbox.control import control
+from sandbox.core import Sandbox
+from sandbox.errors import register_error_handlers
+from sandbox.keyserver import SigningKey, keys
+from sandbox.rest import rest
+
+__all__ = ["SandboxServer", "create_sandbox_app", "sandbox_of"]
+
+
+def create_sandbox_app(config: SandboxConfig, first_key: SigningKey | None = None) -> Flask:
+    """A Flask app serving the sandbox; webhook delivery starts with it.
+
+    `sandbox_of(app)` gives the Sandbox (state, installer, dispatcher); call its `close()`
+    when done. Without `config.public_url`, set it with `set_public_url` before use.
+    `first_key` lets tests reuse one RSA key instead of generating one per sandbox.
+    """
+    sandbox = Sandbox(config, first_key)
+    app = Flask("sandbox")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = sandbox
+    register_error_handlers(app)
+    app.register_blueprint(rest)
+    app.register_blueprint(control)
+    app.register_blueprint(keys)
+    sandbox.start()
+    return app
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class SandboxServer:
+    """A threaded werkzeug server for one sandbox; port 0 picks a free port."""
+
+    def __init__(self, config: SandboxConfig, first_key: SigningKey | None = None) -> None:
+        self.app = create_sandbox_app(config, first_key)
+        self.sandbox = sandbox_of(self.app)
+        try:
+            self._server: BaseWSGIServer = make_server(
+                config.host, config.port, self.app, threaded=True
+            )
+        except BaseException:
+            self.sandbox.close()
+            raise
+        self.url = _url(config.host, self._server.server_port)
+        if not config.public_url:
+            self.sandbox.set_public_url(self.url)
+        self._thread: threading.Thread | None = None
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until `shutdown()` (or KeyboardInterrupt)."""
+        self._server.serve_forever()
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-http",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop serving and stop webhook delivery."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+        self.sandbox.close()
