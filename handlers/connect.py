@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,16 +15,18 @@ from flask.typing import ResponseReturnValue
 
 from auth.errors import ConnectAuthError
 from handlers.connect_auth import (
+    View,
     connect_jwt,
     forget_installation,
     runtime,
     unauthorized,
     verify_install,
 )
+from handlers.request_body import validated_json
 from models.lifecycle import InstallRequest, install, set_status
-from schemas import InvalidPayload, validate
 
 connect = Blueprint("connect", __name__)
+LifecycleView = Callable[[dict[str, Any]], ResponseReturnValue]
 DESCRIPTOR = Path(__file__).resolve().parent.parent / "descriptor" / "atlassian-connect.json"
 
 
@@ -43,25 +47,35 @@ def descriptor() -> ResponseReturnValue:
 
 
 def _lifecycle_body(event_type: str) -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    try:
-        validate("lifecycle", body)
-    except InvalidPayload as error:
-        abort(400, description=f"invalid lifecycle payload: {error}")
-    if body["eventType"] != event_type:
-        abort(400, description=f"eventType must be '{event_type}' on this route")
+    body = validated_json("lifecycle", "lifecycle payload", "eventType", event_type)
     if body["key"] != runtime().settings.app_key:
         abort(400, description="the payload is for another app key")
     return body
 
 
+def signed_install(event_type: str) -> Callable[[LifecycleView], View]:
+    """For installed/uninstalled: a valid body, then an RS256 token from its clientKey."""
+
+    def decorate(view: LifecycleView) -> View:
+        @functools.wraps(view)
+        def wrapper() -> ResponseReturnValue:
+            body = _lifecycle_body(event_type)
+            try:
+                verify_install(body["clientKey"])
+            except ConnectAuthError as error:
+                return unauthorized(str(error))
+            response = view(body)
+            forget_installation(body["clientKey"])
+            return response
+
+        return wrapper
+
+    return decorate
+
+
 @connect.post("/connect/lifecycle/installed")
-def installed() -> ResponseReturnValue:
-    body = _lifecycle_body("installed")
-    try:
-        verify_install(body["clientKey"])
-    except ConnectAuthError as error:
-        return unauthorized(str(error))
+@signed_install("installed")
+def installed(body: dict[str, Any]) -> ResponseReturnValue:
     rt = runtime()
     install(
         rt.db,
@@ -73,19 +87,13 @@ def installed() -> ResponseReturnValue:
             cloud_id=body.get("cloudId"),
         ),
     )
-    forget_installation(body["clientKey"])
     return "", 204
 
 
 @connect.post("/connect/lifecycle/uninstalled")
-def uninstalled() -> ResponseReturnValue:
-    body = _lifecycle_body("uninstalled")
-    try:
-        verify_install(body["clientKey"])
-    except ConnectAuthError as error:
-        return unauthorized(str(error))
+@signed_install("uninstalled")
+def uninstalled(body: dict[str, Any]) -> ResponseReturnValue:
     set_status(runtime().db, body["clientKey"], "uninstalled")
-    forget_installation(body["clientKey"])
     return "", 204
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from handlers.connect_auth import connect_jwt, runtime
-from schemas import InvalidPayload, validate
+from handlers.request_body import validated_json
 from sync.inbox import enqueue_event, record_webhook
 
 webhooks = Blueprint("webhooks", __name__)
@@ -43,13 +43,7 @@ def receive(slug: str) -> ResponseReturnValue:
     identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()
     if not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
         abort(400, description=f"the {IDENTIFIER_HEADER} header is missing or too long")
-    payload = request.get_json(silent=True)
-    try:
-        validate("webhook", payload)
-    except InvalidPayload as error:
-        abort(400, description=f"invalid webhook body: {error}")
-    if payload["webhookEvent"] != event:
-        abort(400, description=f"webhookEvent must be '{event}' on this route")
+    payload = validated_json("webhook", "webhook body", "webhookEvent", event)
 
     rt = runtime()
     installation = g.connect

@@ -22,6 +22,7 @@ from migrations.rls import (
     grant_maintenance,
     maintenance_sees_all,
     quote,
+    tenant_id_column,
 )
 from models.roles import app_role, maintenance_role
 
@@ -35,15 +36,6 @@ NOW = sa.text("now()")
 
 def _uuid(name: str, **kwargs: object) -> sa.Column:
     return sa.Column(name, UUID(as_uuid=True), **kwargs)
-
-
-def _tenant_id() -> sa.Column:
-    return sa.Column(
-        "tenant_id",
-        UUID(as_uuid=True),
-        sa.ForeignKey("tenants.id", ondelete="CASCADE", name=None),
-        nullable=False,
-    )
 
 
 def _time(name: str, nullable: bool = False) -> sa.Column:
@@ -89,7 +81,7 @@ def _tables() -> None:
         "tenant_directory",
         sa.Column("kind", sa.String(32), primary_key=True),
         sa.Column("key", sa.Text, primary_key=True),
-        _tenant_id(),
+        tenant_id_column(),
         _time("created_at"),
         sa.CheckConstraint(
             "kind IN ('connect_client_key', 'forge_installation', 'cloud_id')", name="kind"
@@ -99,7 +91,7 @@ def _tables() -> None:
     op.create_table(
         "data_keys",
         _uuid("id", primary_key=True),
-        _tenant_id(),
+        tenant_id_column(),
         sa.Column("owner_kind", sa.String(32), nullable=False),
         _uuid("owner_id"),
         sa.Column("kek_id", sa.Text),
@@ -122,7 +114,7 @@ def _tables() -> None:
     op.create_table(
         "installations",
         _uuid("id", primary_key=True),
-        _tenant_id(),
+        tenant_id_column(),
         sa.Column("client_key", sa.Text, nullable=False),
         sa.Column("base_url", sa.Text, nullable=False),
         sa.Column("status", sa.String(32), nullable=False, server_default="installed"),
@@ -141,7 +133,7 @@ def _tables() -> None:
     op.create_table(
         "connections",
         _uuid("id", primary_key=True),
-        _tenant_id(),
+        tenant_id_column(),
         _uuid("installation_id"),
         sa.Column("cloud_id", sa.Text, nullable=False),
         sa.Column("site_url", sa.Text, nullable=False),
@@ -164,7 +156,7 @@ def _tables() -> None:
     op.create_table(
         "audit_events",
         sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
-        _tenant_id(),
+        tenant_id_column(),
         _time("occurred_at"),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("action", sa.Text, nullable=False),

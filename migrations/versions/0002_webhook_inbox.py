@@ -16,7 +16,13 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from migrations.rls import enable_tenant_rls, grant_app, grant_maintenance, maintenance_sees_all
+from migrations.rls import (
+    enable_tenant_rls,
+    grant_app,
+    grant_maintenance,
+    maintenance_sees_all,
+    tenant_id_column,
+)
 
 revision = "0002"
 down_revision = "0001"
@@ -30,12 +36,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_events",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),
-        sa.Column(
-            "tenant_id",
-            UUID(as_uuid=True),
-            sa.ForeignKey("tenants.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        tenant_id_column(),
         sa.Column("installation_id", UUID(as_uuid=True), nullable=False),
         sa.Column("identifier", sa.Text, nullable=False),
         sa.Column("event", sa.Text, nullable=False),
@@ -72,12 +73,7 @@ def upgrade() -> None:
     op.create_table(
         "deletion_requests",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),
-        sa.Column(
-            "tenant_id",
-            UUID(as_uuid=True),
-            sa.ForeignKey("tenants.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        tenant_id_column(),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("status", sa.String(16), nullable=False, server_default="scheduled"),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
