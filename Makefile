@@ -34,8 +34,8 @@ $(STAMP): $(wildcard requirements*.txt)
 setup: venv ## Start/find services, create roles + database, migrate, write .run/env
 	$(PY) -m devtools.setup --profile run
 
-run: setup ## Run web (port 8000), worker and clock with honcho
-	$(VENV)/bin/honcho -e .run/env -f Procfile start -p 8000
+run: setup ## Run web (port 8000), worker, clock, the Jira sandbox (port 9000) and the demo
+	$(VENV)/bin/honcho -e .run/env -f Procfile.dev start -p 8000
 
 test: venv ## Set up the test database (.run/test.env) and run pytest $(PYTEST_ARGS)
 	$(PY) -m devtools.setup --profile test

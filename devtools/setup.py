@@ -33,6 +33,12 @@ from devtools.dburl import build_url, dsn_params
 from devtools.provision import Roles, bootstrap_database, ensure_roles
 
 KEYRING_FILE = RUN_DIR / "keyring.json"
+# `make run` serves Tandem on 8000 next to the sandbox on 9000 (Procfile.dev).
+SANDBOX_DEFAULTS = {
+    "TANDEM_BASE_URL": "http://127.0.0.1:8000",
+    "SANDBOX_URL": "http://127.0.0.1:9000",
+    "CONNECT_INSTALL_KEYS_URL": "http://127.0.0.1:9000/connect-keys",
+}
 # Settings that the env files we write also hold: copies of them in the environment
 # (after `set -a; . .run/env` in a shell) must not be mistaken for operator settings.
 GENERATED_KEYS = (
@@ -56,11 +62,12 @@ class Profile:
     include_admin_url: bool
     migrate: bool
     keyring: bool
+    sandbox: bool
 
 
 PROFILES = {
-    "run": Profile("development", "tandem", 0, RUN_DIR / "env", False, True, True),
-    "test": Profile("test", "tandem_test", 1, RUN_DIR / "test.env", True, False, False),
+    "run": Profile("development", "tandem", 0, RUN_DIR / "env", False, True, True, True),
+    "test": Profile("test", "tandem_test", 1, RUN_DIR / "test.env", True, False, False, False),
 }
 
 
@@ -84,6 +91,8 @@ def set_up(profile: Profile, environ: Mapping[str, str]) -> None:
     keyring = _ensure_keyring(environ) if profile.keyring else None
     if keyring:
         values["TANDEM_KEK_KEYRING"] = str(keyring)
+    if profile.sandbox:
+        values.update({key: environ.get(key, url) for key, url in SANDBOX_DEFAULTS.items()})
     passthrough = [
         key for key in GENERATED_KEYS if key in values and environ.get(key) == values[key]
     ]
