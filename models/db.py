@@ -1,9 +1,14 @@
 """Engines and sessions. Every tenant query runs in ``tenant_session``.
 
-The tenant is set with ``set_config('app.tenant_id', …, true)`` right after each
-transaction begins, so it is transaction-local and cannot leak to the next user of a
-pooled connection. Row-Level Security policies compare against it; with no tenant set
-they match nothing.
+The tenant is set with ``set_config('app.tenant_id', …, true)`` at the start of each
+transaction, so it is transaction-local and cannot leak to the next user of a pooled
+connection. Row-Level Security policies compare against it; with no tenant set they
+match nothing.
+
+To save a network round trip per transaction, ``after_begin`` only marks the tenant as
+pending on the connection; the ``set_config`` then travels in the same message as the
+transaction's first statement (``SELECT set_config(…); <statement>``), so it still runs
+first, inside the transaction. The mark is dropped on commit, rollback and check-in.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 TENANT_SETTING = "app.tenant_id"
+_PENDING = "tandem.pending_tenant"
+_SET_TENANT = "SELECT set_config('app.tenant_id', %(_tandem_tenant)s, true)"
 
 
 class MissingTenant(RuntimeError):
@@ -32,9 +39,43 @@ def _bind_transaction_to_tenant(session: Session, _transaction: Any, connection:
     tenant_id = session.info.get("tenant_id")
     if tenant_id is None:
         raise MissingTenant("tenant session has no tenant")
-    connection.exec_driver_sql(
-        "SELECT set_config('app.tenant_id', %(tenant)s, true)", {"tenant": str(tenant_id)}
-    )
+    connection.info[_PENDING] = str(tenant_id)
+
+
+def _send_pending_tenant(
+    connection: Any,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> tuple[str, Any]:
+    """Put a pending ``set_config`` in front of the transaction's first statement."""
+    tenant = connection.info.pop(_PENDING, None)
+    if tenant is None:
+        return statement, parameters
+    if executemany or not isinstance(parameters, dict) or getattr(context, "is_server_side", False):
+        cursor.execute(_SET_TENANT, {"_tandem_tenant": tenant})  # its own round trip
+        return statement, parameters
+    return f"{_SET_TENANT}; {statement}", {**parameters, "_tandem_tenant": tenant}
+
+
+def _drop_pending_tenant(connection: Any, *_args: Any) -> None:
+    connection.info.pop(_PENDING, None)
+
+
+def _drop_pending_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(_PENDING, None)
+
+
+def watch_tenant_binding(engine: Engine) -> None:
+    """Install the listeners that deliver and clear the pending tenant on ``engine``."""
+    if event.contains(engine, "before_cursor_execute", _send_pending_tenant):
+        return
+    event.listen(engine, "before_cursor_execute", _send_pending_tenant, retval=True)
+    event.listen(engine, "commit", _drop_pending_tenant)
+    event.listen(engine, "rollback", _drop_pending_tenant)
+    event.listen(engine.pool, "checkin", _drop_pending_on_checkin)
 
 
 def as_tenant_id(value: uuid.UUID | str | None) -> uuid.UUID:
@@ -68,6 +109,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        watch_tenant_binding(engine)
         self._tenant_sessions = sessionmaker(engine, class_=TenantSession, expire_on_commit=False)
 
     @classmethod

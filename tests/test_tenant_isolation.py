@@ -235,3 +235,53 @@ def test_directory_lookup_sees_exactly_one_row(pair, db: Database) -> None:
         assert count(connection, "SELECT count(*) FROM installations") == 0
         deleted = connection.execute(text("DELETE FROM tenant_directory"))
         assert deleted.rowcount == 0
+
+
+def _single_connection_db(settings) -> Database:
+    return Database(make_engine(settings.database_url, pool_size=1, max_overflow=0))
+
+
+def test_tenant_is_set_for_any_kind_of_first_statement(pair, settings) -> None:
+    a, _ = pair
+    db = _single_connection_db(settings)
+    try:
+        with db.tenant_session(a.tenant_id) as session:  # positional parameters
+            raw = (
+                session.connection()
+                .exec_driver_sql(
+                    "SELECT count(*), count(*) FILTER (WHERE tenant_id = %s) FROM installations",
+                    (str(a.tenant_id),),
+                )
+                .one()
+            )
+            assert raw == (1, 1)
+        with db.tenant_session(a.tenant_id) as session:  # executemany first
+            session.execute(
+                text("INSERT INTO audit_events (tenant_id, actor, action) VALUES (:t, 'x', :a)"),
+                [{"t": a.tenant_id, "a": "one"}, {"t": a.tenant_id, "a": "two"}],
+            )
+        with db.tenant_session(a.tenant_id) as session:
+            assert count(session, "SELECT count(*) FROM audit_events WHERE actor = 'x'") == 2
+    finally:
+        db.dispose()
+
+
+def test_a_pending_tenant_never_reaches_the_next_user(pair, settings) -> None:
+    a, _ = pair
+    db = _single_connection_db(settings)
+    try:
+        with db.tenant_session(a.tenant_id) as session:
+            session.connection()  # begins: the tenant is pending, no statement follows
+        with db.engine.connect() as connection:
+            assert count(connection, "SELECT count(*) FROM installations") == 0
+        with pytest.raises(DBAPIError), db.tenant_session(a.tenant_id) as session:
+            session.execute(text("SELECT no_such_column FROM installations"))
+        assert db.directory_lookup("connect_client_key", a.client_key) == a.tenant_id
+        with db.engine.connect() as connection:
+            setting = connection.execute(
+                text("SELECT current_setting('app.tenant_id', true)")
+            ).scalar_one()
+            assert setting in (None, "")
+            assert count(connection, "SELECT count(*) FROM tenants") == 0
+    finally:
+        db.dispose()
