@@ -104,6 +104,19 @@ def make_engine(url: str, pool_size: int = 5, **kwargs: Any) -> Engine:
     return create_engine(driver_url(url), pool_size=pool_size, **options)
 
 
+@contextmanager
+def transaction_scope(session: Session) -> Iterator[Session]:
+    """Commit on success, roll back on any error, always close."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 class Database:
     """The app role's engine plus the two ways in: tenant sessions and directory look-ups."""
 
@@ -120,14 +133,8 @@ class Database:
     def tenant_session(self, tenant_id: uuid.UUID | str | None) -> Iterator[Session]:
         """A session scoped to one tenant; commits on success, rolls back on error."""
         session = self._tenant_sessions(info={"tenant_id": as_tenant_id(tenant_id)})
-        try:
+        with transaction_scope(session):
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def directory_lookup(self, kind: str, key: str) -> uuid.UUID | None:
         """Find the tenant for a clientKey / Forge installation id / cloud id.

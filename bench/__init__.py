@@ -1,0 +1,1 @@
+"""Benchmarks: ``python bench/rls_overhead.py`` and ``python bench/crypto.py`` (see Makefile)."""
