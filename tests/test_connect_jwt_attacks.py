@@ -141,7 +141,9 @@ def two_sites(connect_world: ConnectWorld) -> tuple[str, str, str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_attack_is_refused(connect_world: ConnectWorld, two_sites, case: Case) -> None:
+def test_attack_is_refused(
+    connect_world: ConnectWorld, two_sites, case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
     client_key, secret, other_secret = two_sites
     if case.route == "install":
         client_key = f"client-{uuid.uuid4()}"  # a fresh site trying to install
@@ -162,6 +164,8 @@ def test_attack_is_refused(connect_world: ConnectWorld, two_sites, case: Case) -
     assert response.headers["WWW-Authenticate"] == "JWT"
     assert case.reason in response.json["message"], response.json["message"]
     assert token not in response.get_data(as_text=True)
+    assert case.reason in caplog.text, "the refusal is logged with its reason"
+    assert token not in caplog.text, "the token itself is never logged"
     if not case.fetches_key:
         assert connect_world.key_server.requests == fetched_before, "no fetch for a hostile kid"
 
