@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # honcho's children (gunicorn, python rq_worker.py) come from the venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv setup run test lint bench stop clean
+.PHONY: help venv setup run test lint bench install-wrk stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -44,8 +44,16 @@ test: venv ## Set up the test database (.run/test.env) and run pytest $(PYTEST_A
 lint: venv ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: setup ## Run the benchmarks against the development database
-	set -a; . .run/env; set +a; $(PY) bench/rls_overhead.py && $(PY) bench/crypto.py
+bench: setup install-wrk ## Run the benchmarks against the development database
+	set -a; . .run/env; set +a; $(PY) bench/rls_overhead.py && $(PY) bench/crypto.py \
+	  && $(PY) bench/webhook_ingest.py
+
+install-wrk: ## Install Debian's wrk (the load generator of bench/webhook_ingest.py) if missing
+	@if command -v wrk >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y wrk \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }; \
+	else echo "tandem: bench/webhook_ingest.py needs wrk: install it (Debian: sudo apt-get install wrk)"; fi
 
 stop: ## Stop the project-local PostgreSQL/Redis started by setup
 	@if [ -x $(PY) ]; then $(PY) -m devtools.setup --stop; \
