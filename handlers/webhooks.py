@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DataError
 
 from handlers.connect_auth import connect_jwt, runtime
 from handlers.request_body import validated_json
@@ -43,13 +44,21 @@ def receive(slug: str) -> ResponseReturnValue:
     identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()
     if not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
         abort(400, description=f"the {IDENTIFIER_HEADER} header is missing or too long")
-    payload = validated_json("webhook", "webhook body", "webhookEvent", event)
+    validated_json("webhook", "webhook body", "webhookEvent", event)
 
     rt = runtime()
     installation = g.connect
-    event_id = record_webhook(
-        rt, installation.tenant_id, installation.installation_id, identifier, event, payload
-    )
+    try:
+        event_id = record_webhook(
+            rt,
+            installation.tenant_id,
+            installation.installation_id,
+            identifier,
+            event,
+            request.get_data(as_text=True),
+        )
+    except DataError:
+        abort(400, description="the body holds text PostgreSQL cannot store (e.g. \\u0000)")
     if event_id is None:
         return jsonify(status="duplicate"), 200
     enqueue_event(rt, installation.tenant_id, event_id)

@@ -3,10 +3,8 @@ and sweep up whatever Redis was not there to take."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
-from typing import Any
 
 import redis
 from rq.exceptions import NoSuchJobError
@@ -26,11 +24,12 @@ def record_webhook(
     installation_id: uuid.UUID,
     identifier: str,
     event: str,
-    payload: dict[str, Any],
+    body: str,
 ) -> uuid.UUID | None:
-    """Commit one inbox row; None if this identifier was already received (a duplicate)."""
-    with runtime.db.tenant_session(tenant_id) as session:
-        return session.execute(
+    """Commit one inbox row holding the JSON body as received; None if this identifier
+    was already received (a duplicate)."""
+    with runtime.db.tenant_connection(tenant_id) as connection:
+        return connection.execute(
             text(
                 "INSERT INTO webhook_events (id, tenant_id, installation_id, identifier, event, "
                 "payload) VALUES (:id, :tenant, :installation, :identifier, :event, "
@@ -43,7 +42,7 @@ def record_webhook(
                 "installation": installation_id,
                 "identifier": identifier,
                 "event": event,
-                "payload": json.dumps(payload, separators=(",", ":")),
+                "payload": body,
             },
         ).scalar_one_or_none()
 
@@ -58,14 +57,17 @@ def enqueue_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -
     from sync.jobs import process_webhook_event  # the job module imports this one
 
     try:
-        runtime.queue(QUEUE).enqueue(
-            process_webhook_event,
-            str(tenant_id),
-            str(event_id),
-            job_id=job_id_for(event_id),
-            result_ttl=300,
-            failure_ttl=7 * 24 * 3600,
-        )
+        with runtime.redis.pipeline() as pipeline:  # one round trip to Redis
+            runtime.queue(QUEUE).enqueue(
+                process_webhook_event,
+                str(tenant_id),
+                str(event_id),
+                job_id=job_id_for(event_id),
+                result_ttl=300,
+                failure_ttl=7 * 24 * 3600,
+                pipeline=pipeline,
+            )
+            pipeline.execute()
     except (redis.ConnectionError, redis.TimeoutError):
         log.warning("redis unreachable: event %s stays pending for the sweeper", event_id)
         return False

@@ -97,6 +97,13 @@ def test_accepted_once_processed_once(connect_world: ConnectWorld, runtime: Runt
             "must be 'jira:issue_created'",
         ),
         (body(), None, 400, "X-Atlassian-Webhook-Identifier"),
+        (
+            '{"webhookEvent": "jira:issue_created", "timestamp": 1, '
+            '"issue": {"id": "1", "key": "ALP-1", "fields": {"summary": "a\\u0000b"}}}',
+            "id-7",
+            400,
+            "cannot store",
+        ),
         ({**body(), "padding": "y" * 70000}, "id-6", 413, "limited"),
     ],
 )
