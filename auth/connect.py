@@ -135,13 +135,13 @@ def verify_shared_secret_token(
     ``aud`` is optional here; when present it must name the issuer itself (as
     atlassian-jwt writes it) or one of ``audiences``.
     """
-    header = _header(token)
-    if header.get("alg") != "HS256":
-        raise ConnectAuthError("only HS256 tokens are accepted here")
     try:
-        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        unverified = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise ConnectAuthError("the token is malformed") from None
+    if unverified["header"].get("alg") != "HS256":
+        raise ConnectAuthError("only HS256 tokens are accepted here")
+    issuer = unverified["payload"].get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise ConnectAuthError("the token has no 'iss' claim")
     secret = find_secret(issuer)
