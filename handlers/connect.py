@@ -23,6 +23,7 @@ from handlers.connect_auth import (
     verify_install,
 )
 from handlers.request_body import validated_json
+from jira.calls import connect_scopes
 from models.lifecycle import InstallRequest, install, set_status
 
 connect = Blueprint("connect", __name__)
@@ -36,8 +37,10 @@ def _descriptor_template() -> dict[str, Any]:
 
 
 def descriptor_for(base_url: str, app_key: str) -> dict[str, Any]:
-    """The descriptor with this deployment's baseUrl and key filled in."""
-    return {**copy.deepcopy(_descriptor_template()), "baseUrl": base_url, "key": app_key}
+    """The descriptor with this deployment's baseUrl and key, and the scopes the
+    registered Jira calls need (never more)."""
+    descriptor = copy.deepcopy(_descriptor_template())
+    return {**descriptor, "baseUrl": base_url, "key": app_key, "scopes": connect_scopes()}
 
 
 @connect.get("/atlassian-connect.json")

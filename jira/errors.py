@@ -1,0 +1,43 @@
+"""How a failed Jira call is classed: retry later, a person must fix it, or re-authorise."""
+
+from __future__ import annotations
+
+
+class JiraError(Exception):
+    """A Jira call failed; ``str(error)`` is in plain words and safe to show."""
+
+    kind = "permanent"
+
+    def __init__(self, message: str, status: int | None = None, call: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.call = call
+
+
+class TransientError(JiraError):
+    """Worth retrying later: time-outs, connection errors, 429, 5xx."""
+
+    kind = "transient"
+
+
+class PermanentError(JiraError):
+    """A 4xx a person must fix (bad field, missing issue, workflow refuses)."""
+
+    kind = "permanent"
+
+
+class AuthorizationError(JiraError):
+    """Jira does not accept our credentials (401/403): the grant is gone or lacks a scope."""
+
+    kind = "authorization"
+
+
+def error_text(payload: object) -> str:
+    """Jira's ``errorMessages`` and ``errors`` joined into one line."""
+    if not isinstance(payload, dict):
+        return ""
+    messages = [str(m) for m in payload.get("errorMessages") or []]
+    errors = payload.get("errors") or {}
+    if isinstance(errors, dict):
+        messages += [f"{field}: {message}" for field, message in errors.items()]
+    return "; ".join(messages)[:500]
