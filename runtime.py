@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,21 @@ INSTALLATION_CACHE_SECONDS = 5
 DEV_KEYRING = Path(__file__).resolve().parent / ".run" / "keyring.json"
 
 
+class RedisBreaker:
+    """After Redis fails, skip it for a few seconds instead of making every webhook wait
+    for a connect time-out; the sweeper enqueues whatever was skipped."""
+
+    def __init__(self, pause_seconds: float = 5.0) -> None:
+        self.pause_seconds = pause_seconds
+        self._open_until = 0.0
+
+    def allows(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    def trip(self) -> None:
+        self._open_until = time.monotonic() + self.pause_seconds
+
+
 @dataclass
 class Runtime:
     """Shared by the web app, the workers and the CLI of one process."""
@@ -31,6 +47,7 @@ class Runtime:
     keys: KeyService
     install_keys: InstallKeys
     installations: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
+    redis_breaker: RedisBreaker = field(default_factory=RedisBreaker)
     _maintenance: Engine | None = field(default=None, repr=False)
 
     def queue(self, name: str) -> Queue:

@@ -56,6 +56,8 @@ def enqueue_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -
     """Hand a committed event to the workers; False (row stays pending) if Redis is down."""
     from sync.jobs import process_webhook_event  # the job module imports this one
 
+    if not runtime.redis_breaker.allows():
+        return False
     try:
         with runtime.redis.pipeline() as pipeline:  # one round trip to Redis
             runtime.queue(QUEUE).enqueue(
@@ -70,6 +72,7 @@ def enqueue_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -
             pipeline.execute()
     except (redis.ConnectionError, redis.TimeoutError):
         log.warning("redis unreachable: event %s stays pending for the sweeper", event_id)
+        runtime.redis_breaker.trip()
         return False
     return True
 
