@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import UUID
 
 from models.roles import app_role, maintenance_role
 
@@ -14,16 +12,6 @@ CURRENT_TENANT = "(SELECT app_current_tenant())"
 def quote(identifier: str) -> str:
     """Quote a role or table name for SQL."""
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def tenant_id_column() -> sa.Column:
-    """The ``tenant_id`` column every tenant table starts with."""
-    return sa.Column(
-        "tenant_id",
-        UUID(as_uuid=True),
-        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
-        nullable=False,
-    )
 
 
 def enable_tenant_rls(table: str, column: str = "tenant_id") -> None:

@@ -6,17 +6,27 @@ from models.connections import Connection
 from models.data_keys import DataKeyRecord
 from models.deletion_requests import DeletionRequest
 from models.installations import Installation
+from models.integrations import Integration
+from models.links import AttachmentLink, CommentLink, IssueLink
+from models.raw_responses import RawResponse
+from models.sync_attempts import SyncAttempt
 from models.tenants import DirectoryEntry, Tenant
 from models.webhook_events import WebhookEvent
 
 __all__ = [
+    "AttachmentLink",
     "AuditEvent",
     "Base",
+    "CommentLink",
     "Connection",
     "DataKeyRecord",
     "DeletionRequest",
     "DirectoryEntry",
     "Installation",
+    "Integration",
+    "IssueLink",
+    "RawResponse",
+    "SyncAttempt",
     "Tenant",
     "WebhookEvent",
 ]

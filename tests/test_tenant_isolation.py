@@ -9,12 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from models.audit import record_audit
 from models.connections import create_connection, store_tokens
 from models.db import Database, MissingTenant, make_engine
 from models.deletion_requests import schedule_deletion
 from models.installations import create_installation
+from models.integrations import Integration
+from models.links import AttachmentLink, CommentLink, IssueLink
+from models.raw_responses import RawResponse
+from models.sync_attempts import record_attempt
 from models.tenants import register_directory_key
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
@@ -67,7 +72,50 @@ def seed(runtime: Runtime, new_tenant, name: str) -> Seeded:
             )
         )
         schedule_deletion(session, reason="test")
+        _seed_sync_rows(session, tenant_id, installation, connection)
+    record_attempt(
+        runtime.db, tenant_id, action="create", outcome="ok", duration_ms=1, issue_key="A-1"
+    )
     return Seeded(tenant_id, client_key, installation.id, installation.data_key_id, connection.id)
+
+
+def _seed_sync_rows(session: Session, tenant_id: uuid.UUID, installation, connection) -> None:
+    integration = Integration(
+        tenant_id=tenant_id,
+        name="seed",
+        source_installation_id=installation.id,
+        source_project="ALP",
+        target_connection_id=connection.id,
+        target_project="BET",
+        config={},
+    )
+    session.add(integration)
+    session.flush()
+    link = IssueLink(
+        tenant_id=tenant_id,
+        integration_id=integration.id,
+        source_issue_id="1",
+        source_issue_key="ALP-1",
+        target_issue_id="2",
+        target_issue_key="BET-1",
+    )
+    session.add(link)
+    session.flush()
+    session.add(
+        CommentLink(
+            tenant_id=tenant_id, issue_link_id=link.id, origin="source", source_comment_id="10"
+        )
+    )
+    session.add(
+        AttachmentLink(
+            tenant_id=tenant_id, issue_link_id=link.id, origin="source", source_attachment_id="20"
+        )
+    )
+    session.add(
+        RawResponse(
+            tenant_id=tenant_id, data_key_id=installation.data_key_id, source="seed", body=b"sealed"
+        )
+    )
 
 
 @pytest.fixture
@@ -88,6 +136,12 @@ def test_every_tenant_table_is_seeded(pair, owner_engine: Engine) -> None:
         "audit_events",
         "webhook_events",
         "deletion_requests",
+        "integrations",
+        "issue_links",
+        "comment_links",
+        "attachment_links",
+        "sync_attempts",
+        "raw_responses",
     }
     db = Database(make_engine(owner_engine.url.render_as_string(hide_password=False)))
     for tenant in (a, b):

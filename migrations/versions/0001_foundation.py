@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 
+from migrations.columns import scoped_fk, tenant_id_column, time_column, uuid_column
 from migrations.rls import (
     CURRENT_TENANT,
     enable_tenant_rls,
@@ -22,7 +23,6 @@ from migrations.rls import (
     grant_maintenance,
     maintenance_sees_all,
     quote,
-    tenant_id_column,
 )
 from models.roles import app_role, maintenance_role
 
@@ -30,23 +30,6 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-NOW = sa.text("now()")
-
-
-def _uuid(name: str, **kwargs: object) -> sa.Column:
-    return sa.Column(name, UUID(as_uuid=True), **kwargs)
-
-
-def _time(name: str, nullable: bool = False) -> sa.Column:
-    default = None if nullable else NOW
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable, server_default=default)
-
-
-def _scoped_fk(column: str, parent: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        [column, "tenant_id"], [f"{parent}.id", f"{parent}.tenant_id"], ondelete="CASCADE"
-    )
 
 
 def _functions() -> None:
@@ -70,11 +53,11 @@ def _functions() -> None:
 def _tables() -> None:
     op.create_table(
         "tenants",
-        _uuid("id", primary_key=True),
+        uuid_column("id", primary_key=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("status", sa.String(32), nullable=False, server_default="active"),
-        _time("created_at"),
-        _time("updated_at"),
+        time_column("created_at"),
+        time_column("updated_at"),
         sa.CheckConstraint("status IN ('active', 'deletion_scheduled')", name="status"),
     )
     op.create_table(
@@ -82,7 +65,7 @@ def _tables() -> None:
         sa.Column("kind", sa.String(32), primary_key=True),
         sa.Column("key", sa.Text, primary_key=True),
         tenant_id_column(),
-        _time("created_at"),
+        time_column("created_at"),
         sa.CheckConstraint(
             "kind IN ('connect_client_key', 'forge_installation', 'cloud_id')", name="kind"
         ),
@@ -90,15 +73,15 @@ def _tables() -> None:
     op.create_index(None, "tenant_directory", ["tenant_id", "kind"])
     op.create_table(
         "data_keys",
-        _uuid("id", primary_key=True),
+        uuid_column("id", primary_key=True),
         tenant_id_column(),
         sa.Column("owner_kind", sa.String(32), nullable=False),
-        _uuid("owner_id"),
+        uuid_column("owner_id"),
         sa.Column("kek_id", sa.Text),
         sa.Column("wrapped", sa.LargeBinary),
-        _time("created_at"),
-        _time("rotated_at", nullable=True),
-        _time("destroyed_at", nullable=True),
+        time_column("created_at"),
+        time_column("rotated_at", nullable=True),
+        time_column("destroyed_at", nullable=True),
         sa.UniqueConstraint("tenant_id", "id"),
         sa.CheckConstraint(
             "owner_kind IN ('installation', 'connection', 'tenant_log')", name="owner_kind"
@@ -113,51 +96,51 @@ def _tables() -> None:
     op.create_index(None, "data_keys", ["kek_id"])
     op.create_table(
         "installations",
-        _uuid("id", primary_key=True),
+        uuid_column("id", primary_key=True),
         tenant_id_column(),
         sa.Column("client_key", sa.Text, nullable=False),
         sa.Column("base_url", sa.Text, nullable=False),
         sa.Column("status", sa.String(32), nullable=False, server_default="installed"),
-        _uuid("data_key_id", nullable=False),
+        uuid_column("data_key_id", nullable=False),
         sa.Column("shared_secret", sa.LargeBinary, nullable=False),
-        _time("created_at"),
-        _time("updated_at"),
+        time_column("created_at"),
+        time_column("updated_at"),
         sa.UniqueConstraint("tenant_id", "id"),
         sa.UniqueConstraint("client_key"),
         sa.CheckConstraint(
             "status IN ('installed', 'enabled', 'disabled', 'uninstalled')", name="status"
         ),
-        _scoped_fk("data_key_id", "data_keys"),
+        scoped_fk("data_key_id", "data_keys"),
     )
     op.create_index(None, "installations", ["tenant_id", "status"])
     op.create_table(
         "connections",
-        _uuid("id", primary_key=True),
+        uuid_column("id", primary_key=True),
         tenant_id_column(),
-        _uuid("installation_id"),
+        uuid_column("installation_id"),
         sa.Column("cloud_id", sa.Text, nullable=False),
         sa.Column("site_url", sa.Text, nullable=False),
         sa.Column("scopes", sa.Text, nullable=False, server_default=""),
         sa.Column("status", sa.String(32), nullable=False, server_default="active"),
         sa.Column("status_reason", sa.Text),
-        _uuid("data_key_id", nullable=False),
+        uuid_column("data_key_id", nullable=False),
         sa.Column("access_token", sa.LargeBinary),
         sa.Column("refresh_token", sa.LargeBinary),
-        _time("token_expires_at", nullable=True),
-        _time("created_at"),
-        _time("updated_at"),
+        time_column("token_expires_at", nullable=True),
+        time_column("created_at"),
+        time_column("updated_at"),
         sa.UniqueConstraint("tenant_id", "id"),
         sa.UniqueConstraint("tenant_id", "cloud_id"),
         sa.CheckConstraint("status IN ('active', 'paused', 'revoked')", name="status"),
-        _scoped_fk("data_key_id", "data_keys"),
-        _scoped_fk("installation_id", "installations"),
+        scoped_fk("data_key_id", "data_keys"),
+        scoped_fk("installation_id", "installations"),
     )
     op.create_index(None, "connections", ["tenant_id", "status"])
     op.create_table(
         "audit_events",
         sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
         tenant_id_column(),
-        _time("occurred_at"),
+        time_column("occurred_at"),
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("action", sa.Text, nullable=False),
         sa.Column("subject", sa.Text),

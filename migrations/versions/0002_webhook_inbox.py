@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from migrations.columns import tenant_id_column
 from migrations.rls import (
     enable_tenant_rls,
     grant_app,
     grant_maintenance,
     maintenance_sees_all,
-    tenant_id_column,
 )
 
 revision = "0002"
