@@ -7,12 +7,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import redis
+import requests
 from rq import Queue
 from sqlalchemy import Engine
 
 from auth.install_keys import InstallKeys
 from auth.installation_cache import TtlCache
 from config import ConfigError, Settings, load_settings
+from jira.client import pooled_session
 from keys.data_keys import KeyService
 from keys.kek import KekProvider, provider_from_settings
 from keys.keyring_file import create_keyring
@@ -48,6 +50,7 @@ class Runtime:
     install_keys: InstallKeys
     installations: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
     redis_breaker: RedisBreaker = field(default_factory=RedisBreaker)
+    jira_http: requests.Session = field(default_factory=pooled_session)
     _maintenance: Engine | None = field(default=None, repr=False)
 
     def queue(self, name: str) -> Queue:

@@ -4,12 +4,14 @@ reconciliation it triggers)."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import func, select
 
 from models.installations import Installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
+from sync.dispatch import integrations_for_event, request_reconcile
 
 ACTIVE_INSTALLATION = ("installed", "enabled")
 
@@ -32,4 +34,18 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
         event.job_runs += 1
         event.status = "processed" if status in ACTIVE_INSTALLATION else "skipped"
         event.processed_at = func.now()
-        return event.status
+        targets = (
+            integrations_for_event(session, event.installation_id, _project_key(event.payload))
+            if event.status == "processed"
+            else []
+        )
+        issue_id = (event.payload.get("issue") or {}).get("id")
+        outcome = event.status
+    for integration_id in targets if issue_id else []:
+        request_reconcile(runtime, tenant_id, integration_id, issue_id)
+    return outcome
+
+
+def _project_key(payload: dict[str, Any]) -> str | None:
+    fields = (payload.get("issue") or {}).get("fields") or {}
+    return (fields.get("project") or {}).get("key")

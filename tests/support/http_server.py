@@ -11,9 +11,9 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def serving(app: Callable[..., Any]) -> Iterator[str]:
-    """Yield the base URL of ``app`` served on 127.0.0.1; stop it afterwards."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def serving(app: Callable[..., Any], port: int = 0) -> Iterator[str]:
+    """Yield the base URL of ``app`` served on 127.0.0.1 (a free port unless given)."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,0 +1,62 @@
+"""Creating and changing integrations: validated against schemas/integration.json, then
+checked against what exists (the ends must be this tenant's and usable)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models.connections import Connection
+from models.installations import Installation
+from models.integrations import Integration
+from schemas import InvalidPayload, validate
+
+DEFAULTS: dict[str, Any] = {
+    "mappings": {},
+    "jql": "",
+    "on_issue_deleted": "ignore",
+    "on_comment_deleted": "ignore",
+    "attachment_max_bytes": 10 * 1024 * 1024,
+}
+_NOT_CONFIG = ("name", "source", "target", "enabled")  # columns, not config
+_END_MODELS = {"installation": Installation, "connection": Connection}
+
+
+def _check_end(session: Session, where: str, end: dict[str, Any]) -> uuid.UUID:
+    model = _END_MODELS[end["kind"]]
+    end_id = uuid.UUID(end["id"])
+    if session.get(model, end_id) is None:
+        raise InvalidPayload(f"{where}/id: no {end['kind']} {end_id} in this workspace")
+    return end_id
+
+
+def create_integration(session: Session, document: Any) -> Integration:
+    """Validate ``document`` and create the integration (disabled unless it says enabled).
+
+    Raises InvalidPayload whose message starts with the offending field's path.
+    """
+    validate("integration", document)
+    if (
+        document["source"]["kind"] == document["target"]["kind"]
+        and document["source"]["id"] == document["target"]["id"]
+        and document["source"]["project"] == document["target"]["project"]
+    ):
+        raise InvalidPayload("target/project: the target must differ from the source")
+    source_id = _check_end(session, "source", document["source"])
+    target_id = _check_end(session, "target", document["target"])
+    config = {**DEFAULTS, **{k: v for k, v in document.items() if k not in _NOT_CONFIG}}
+    integration = Integration(
+        tenant_id=session.info["tenant_id"],
+        name=document["name"],
+        source_project=document["source"]["project"],
+        target_project=document["target"]["project"],
+        config=config,
+        enabled=bool(document.get("enabled", False)),
+        **{f"source_{document['source']['kind']}_id": source_id},
+        **{f"target_{document['target']['kind']}_id": target_id},
+    )
+    session.add(integration)
+    session.flush()
+    return integration

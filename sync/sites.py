@@ -1,0 +1,58 @@
+"""A Jira client for each end of an integration: the installed site through Connect,
+a connected site through OAuth."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from jira.client import JiraClient
+from jira.errors import AuthorizationError
+from jira.meter import CallMeter
+from jira.signing import ConnectCredentials
+from models.installations import Installation, shared_secret_of
+from models.integrations import Integration
+from runtime import Runtime
+
+ACTIVE = ("installed", "enabled")
+
+
+@dataclass(frozen=True)
+class SiteEnd:
+    """One side of an integration: how to reach it and which project."""
+
+    kind: str  # "installation" or "connection"
+    id: uuid.UUID
+    project: str
+    base_url: str
+
+
+def ends_of(integration: Integration) -> tuple[tuple[str, uuid.UUID], tuple[str, uuid.UUID]]:
+    """(kind, id) of the source and the target."""
+
+    def end(prefix: str) -> tuple[str, uuid.UUID]:
+        installation = getattr(integration, f"{prefix}_installation_id")
+        if installation is not None:
+            return "installation", installation
+        return "connection", getattr(integration, f"{prefix}_connection_id")
+
+    return end("source"), end("target")
+
+
+def client_for(
+    runtime: Runtime, session: Session, kind: str, end_id: uuid.UUID, meter: CallMeter
+) -> tuple[JiraClient, str]:
+    """A client for one end, counting into ``meter``; returns (client, site base URL)."""
+    if kind == "installation":
+        installation = session.get(Installation, end_id)
+        if installation is None or installation.status not in ACTIVE:
+            raise AuthorizationError("the Jira site's installation is not active")
+        credentials = ConnectCredentials(
+            installation.base_url,
+            runtime.settings.app_key,
+            shared_secret_of(session, runtime.keys, installation),
+        )
+        return JiraClient(credentials, http=runtime.jira_http, meter=meter), installation.base_url
+    raise AuthorizationError("OAuth-connected sites are not wired into the engine yet")
