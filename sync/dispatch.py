@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.integrations import Integration
+from models.links import IssueLink
 from runtime import Runtime
 
 QUEUE = "sync"
@@ -23,37 +24,66 @@ LOCK_SECONDS = 120
 RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 
 
-def _key(kind: str, integration_id: uuid.UUID | str, issue_id: str) -> str:
-    return f"tandem:{kind}:{integration_id}:{issue_id}"
+def _key(kind: str, integration_id: uuid.UUID | str, side: str, issue_id: str) -> str:
+    return f"tandem:{kind}:{integration_id}:{side}:{issue_id}"
 
 
-def job_id(integration_id: uuid.UUID | str, issue_id: str) -> str:
-    return f"reconcile-{integration_id}-{issue_id}"
+def job_id(integration_id: uuid.UUID | str, side: str, issue_id: str) -> str:
+    return f"reconcile-{integration_id}-{side}-{issue_id}"
 
 
 def integrations_for_event(
     session: Session, installation_id: uuid.UUID, project_key: str | None
-) -> list[uuid.UUID]:
-    """Enabled integrations whose source is this installation (and project, if known)."""
-    query = select(Integration.id).where(
-        Integration.enabled.is_(True),
-        Integration.paused_reason.is_(None),
-        Integration.source_installation_id == installation_id,
-    )
-    if project_key:
-        query = query.where(Integration.source_project == project_key)
-    return list(session.execute(query).scalars())
+) -> list[tuple[uuid.UUID, str]]:
+    """(integration, side) for every enabled integration this installation's project
+    feeds: as its source, or as the target of a two-way integration."""
+    found: list[tuple[uuid.UUID, str]] = []
+    for side in ("source", "target"):
+        installation = getattr(Integration, f"{side}_installation_id")
+        project = getattr(Integration, f"{side}_project")
+        query = select(Integration.id, Integration.config).where(
+            Integration.enabled.is_(True),
+            Integration.paused_reason.is_(None),
+            installation == installation_id,
+        )
+        if project_key:
+            query = query.where(project == project_key)
+        for integration_id, config in session.execute(query):
+            if side == "source" or config.get("direction") == "two_way":
+                found.append((integration_id, side))
+    return found
+
+
+def lock_subject(
+    runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUID, side: str, issue_id: str
+) -> tuple[str, str]:
+    """The (side, issue) a reconcile locks: a linked target issue locks its source issue,
+    so both directions of one link never run at once."""
+    if side == "source":
+        return side, issue_id
+    with runtime.db.tenant_session(tenant_id) as session:
+        source = session.execute(
+            select(IssueLink.source_issue_id).where(
+                IssueLink.integration_id == integration_id,
+                IssueLink.target_issue_id == issue_id,
+            )
+        ).scalar_one_or_none()
+    return ("source", source) if source else (side, issue_id)
 
 
 def request_reconcile(
-    runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUID, issue_id: str
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    issue_id: str,
+    side: str = "source",
 ) -> bool:
-    """Mark (integration, issue) dirty and make sure one job will look at it; False if a
-    job was already queued (the change is coalesced into it)."""
+    """Mark (integration, side, issue) dirty and make sure one job will look at it;
+    False if a job was already queued (the change is coalesced into it)."""
     from sync.jobs import reconcile_job  # the job module imports this one
 
-    runtime.redis.set(_key("dirty", integration_id, issue_id), 1, ex=3600)
-    identifier = job_id(integration_id, issue_id)
+    runtime.redis.set(_key("dirty", integration_id, side, issue_id), 1, ex=3600)
+    identifier = job_id(integration_id, side, issue_id)
     try:
         if Job.fetch(identifier, connection=runtime.redis).get_status() == JobStatus.QUEUED:
             return False
@@ -64,6 +94,7 @@ def request_reconcile(
         str(tenant_id),
         str(integration_id),
         issue_id,
+        side,
         job_id=identifier,
         retry=RETRY,
         failure_ttl=7 * 24 * 3600,
@@ -73,23 +104,26 @@ def request_reconcile(
 
 def run_serialised(
     runtime: Runtime,
+    tenant_id: uuid.UUID,
     integration_id: uuid.UUID,
+    side: str,
     issue_id: str,
     reconcile: Callable[[], Any],
     requeue: Callable[[timedelta], Any],
 ) -> Any:
     """Run ``reconcile`` under a per-(integration, issue) lock; if another run holds it,
     try again shortly; if a change arrived while running, run once more."""
-    lock = runtime.redis.lock(_key("lock", integration_id, issue_id), timeout=LOCK_SECONDS)
+    subject = lock_subject(runtime, tenant_id, integration_id, side, issue_id)
+    lock = runtime.redis.lock(_key("lock", integration_id, *subject), timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         requeue(timedelta(seconds=1))
         return "deferred"
     try:
         result = None
         for _ in range(3):  # bounded: a busy issue is picked up again by the next event
-            runtime.redis.delete(_key("dirty", integration_id, issue_id))
+            runtime.redis.delete(_key("dirty", integration_id, side, issue_id))
             result = reconcile()
-            if not runtime.redis.exists(_key("dirty", integration_id, issue_id)):
+            if not runtime.redis.exists(_key("dirty", integration_id, side, issue_id)):
                 break
         return result
     finally:

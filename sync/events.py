@@ -12,6 +12,7 @@ from models.installations import Installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from sync.dispatch import integrations_for_event, request_reconcile
+from sync.sites import is_own_change
 
 ACTIVE_INSTALLATION = ("installed", "enabled")
 
@@ -40,9 +41,12 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
             else []
         )
         issue_id = (event.payload.get("issue") or {}).get("id")
+        installation_id, payload = event.installation_id, event.payload
         outcome = event.status
-    for integration_id in targets if issue_id else []:
-        request_reconcile(runtime, tenant_id, integration_id, issue_id)
+    if not issue_id or (targets and is_own_change(runtime, installation_id, payload)):
+        return outcome  # Tandem's own write: its reconcile already stored the result
+    for integration_id, side in targets:
+        request_reconcile(runtime, tenant_id, integration_id, issue_id, side)
     return outcome
 
 

@@ -29,10 +29,33 @@ def read_values(issue: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {field: read_value(issue, field) for field in fields if field in VALUE_FIELDS}
 
 
+def _without_local_ids(value: Any) -> Any:
+    """ADF with Jira's generated ``localId`` attributes dropped (they differ per copy)."""
+    if isinstance(value, dict):
+        return {k: _without_local_ids(v) for k, v in value.items() if k != "localId"}
+    if isinstance(value, list):
+        return [_without_local_ids(item) for item in value]
+    return value
+
+
 def value_hash(value: Any) -> str:
-    """A stable hash of a field value (canonical JSON)."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A stable hash of a field value (canonical JSON, ADF without local ids)."""
+    canonical = json.dumps(
+        _without_local_ids(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def reverse_mappings(mappings: dict[str, Any]) -> dict[str, Any]:
+    """Mappings for the way back (target to source): each name map inverted."""
+    reverse: dict[str, Any] = {"default_assignee": None}
+    for name in ("status", "priority", "issuetype", "users"):
+        forward = mappings.get(name) or {}
+        inverted: dict[str, str] = {}
+        for key, value in forward.items():
+            inverted.setdefault(value, key)
+        reverse[name] = inverted
+    return reverse
 
 
 def map_value(field: str, value: Any, mappings: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ from rq import get_current_job
 
 from models.db import as_tenant_id
 from runtime import process_runtime
-from sync.dispatch import QUEUE, run_serialised
+from sync.dispatch import QUEUE, RETRY, run_serialised
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
 from sync.reconcile import reconcile_issue
@@ -25,21 +25,26 @@ def sweep_webhook_inbox() -> int:
     return sweep_pending(process_runtime())
 
 
-def reconcile_job(tenant_id: str, integration_id: str, issue_id: str) -> str:
+def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str = "source") -> str:
     """Job: reconcile one issue of one integration, serialised per (integration, issue)."""
     runtime = process_runtime()
     tenant = as_tenant_id(tenant_id)
     integration = uuid.UUID(integration_id)
     job = get_current_job()
-    attempt = 1 + ((job.retries_left is not None and 5 - job.retries_left) or 0) if job else 1
+    retries_left = job.retries_left if job is not None else None
+    attempt = 1 if retries_left is None else RETRY.max - retries_left + 1
 
     def requeue(delay: timedelta) -> None:
-        runtime.queue(QUEUE).enqueue_in(delay, reconcile_job, tenant_id, integration_id, issue_id)
+        runtime.queue(QUEUE).enqueue_in(
+            delay, reconcile_job, tenant_id, integration_id, issue_id, side
+        )
 
     return run_serialised(
         runtime,
+        tenant,
         integration,
+        side,
         issue_id,
-        lambda: reconcile_issue(runtime, tenant, integration, issue_id, attempt),
+        lambda: reconcile_issue(runtime, tenant, integration, issue_id, attempt, side),
         requeue,
     )

@@ -1,10 +1,10 @@
-"""Reconcile one issue with its mirror: read the source, compare each allowed field with
-the hash last synced, and write only what differs. Level-triggered, so duplicate, late
-and out-of-order events all end in the same state."""
+"""Reconcile one issue with its mirror: read the issue (both sides for a two-way
+integration), compare each allowed field with the hashes last synced, and write only
+what differs. Level-triggered, so duplicate, late and out-of-order events all end in
+the same state; Tandem's own writes match the stored hashes, so they never echo back."""
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,70 +20,78 @@ from models.integrations import Integration
 from models.links import IssueLink
 from models.sync_attempts import record_attempt
 from runtime import Runtime
-from sync.fields import edit_payload, map_value, read_values, value_hash
+from sync.fields import (
+    edit_payload,
+    map_value,
+    read_values,
+    reverse_mappings,
+    value_hash,
+)
 from sync.markers import LINK_PROPERTY, SYNC_LABEL, link_property
 from sync.sites import client_for, ends_of
 from sync.transitions import move_to_status
 
-log = logging.getLogger(__name__)
+SIDES = ("source", "target")
 
 
 @dataclass
 class Plan:
-    """What one reconcile found and did."""
+    """What one reconcile found and did (it becomes the sync_attempts row)."""
 
     action: str = "noop"
     issue_key: str | None = None
     changed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class End:
+    """One side of the integration as this reconcile sees it."""
+
+    client: JiraClient
+    site: str
+    project: str
 
 
 @dataclass(frozen=True)
 class Context:
     integration_id: uuid.UUID
     config: dict[str, Any]
-    source_project: str
-    target_project: str
+    ends: dict[str, End]
     link: dict[str, Any] | None
+
+    @property
+    def two_way(self) -> bool:
+        return self.config.get("direction") == "two_way"
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.config["fields"])
 
 
 def reconcile_issue(
     runtime: Runtime,
     tenant_id: uuid.UUID,
     integration_id: uuid.UUID,
-    source_issue_id: str,
+    issue_id: str,
     attempt: int = 1,
+    side: str = "source",
 ) -> str:
-    """Bring the mirror of ``source_issue_id`` in line; one sync_attempts row whatever
-    happens. Returns the outcome; re-raises transient errors so the job retries."""
+    """Bring ``issue_id`` (on ``side``) and its mirror in line; one sync_attempts row
+    whatever happens. Returns the outcome; re-raises transient errors so the job retries."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}")
     started = time.monotonic()
     meter = CallMeter()
     plan = Plan()
+    error: str | None = None
     try:
-        outcome, error = _reconcile(
-            runtime, tenant_id, integration_id, source_issue_id, meter, plan
-        )
+        outcome = _reconcile(runtime, tenant_id, integration_id, issue_id, side, meter, plan)
     except JiraError as failure:
         outcome = "retrying" if failure.kind == "transient" else "failed"
         error = str(failure)
-        _record(runtime, tenant_id, integration_id, plan, outcome, error, started, meter, attempt)
-        if failure.kind == "transient":
-            raise
-        return outcome
-    _record(runtime, tenant_id, integration_id, plan, outcome, error, started, meter, attempt)
-    return outcome
-
-
-def _record(
-    runtime: Runtime,
-    tenant_id: uuid.UUID,
-    integration_id: uuid.UUID,
-    plan: Plan,
-    outcome: str,
-    error: str | None,
-    started: float,
-    meter: CallMeter,
-    attempt: int,
-) -> None:
+    if outcome == "skipped" and plan.action.startswith("skip:"):
+        plan.action, error = "skip", plan.action.removeprefix("skip:")
     record_attempt(
         runtime.db,
         tenant_id,
@@ -92,142 +100,218 @@ def _record(
         action=plan.action,
         outcome=outcome,
         error=error,
-        details={"changed": plan.changed, "calls": dict(meter.by_call)},
+        details={
+            "side": side,
+            "changed": plan.changed,
+            "conflicts": plan.conflicts,
+            "calls": dict(meter.by_call),
+        },
         duration_ms=int((time.monotonic() - started) * 1000),
         attempt=attempt,
         api_calls=meter.calls,
         api_points=meter.points,
     )
+    if outcome == "retrying":
+        raise _Retry(error or "transient Jira error")
+    return outcome
+
+
+class _Retry(Exception):
+    """Raised after a transient failure was recorded, so RQ retries the job."""
+
+
+def _load(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    issue_id: str,
+    side: str,
+    meter: CallMeter,
+) -> Context | None:
+    with runtime.db.tenant_session(tenant_id) as session:
+        integration = session.get(Integration, integration_id)
+        if integration is None or not integration.enabled or integration.paused_reason:
+            return None
+        ends: dict[str, End] = {}
+        for name, (kind, end_id) in zip(SIDES, ends_of(integration), strict=True):
+            client, site = client_for(runtime, session, kind, end_id, meter)
+            ends[name] = End(client, site, getattr(integration, f"{name}_project"))
+        column = IssueLink.source_issue_id if side == "source" else IssueLink.target_issue_id
+        link = session.execute(
+            select(IssueLink).where(
+                IssueLink.integration_id == integration_id,
+                column == issue_id,
+                IssueLink.state == "active",
+            )
+        ).scalar_one_or_none()
+        view = None
+        if link is not None:
+            view = {
+                "id": link.id,
+                "source": link.source_issue_id,
+                "target": link.target_issue_id,
+                "source_key": link.source_issue_key,
+                "target_key": link.target_issue_key,
+                "hashes": dict(link.field_hashes),
+            }
+        return Context(integration_id, dict(integration.config), ends, view)
 
 
 def _reconcile(
     runtime: Runtime,
     tenant_id: uuid.UUID,
     integration_id: uuid.UUID,
-    source_issue_id: str,
+    issue_id: str,
+    side: str,
     meter: CallMeter,
     plan: Plan,
-) -> tuple[str, str | None]:
-    with runtime.db.tenant_session(tenant_id) as session:
-        integration = session.get(Integration, integration_id)
-        if integration is None or not integration.enabled or integration.paused_reason:
-            plan.action = "skip"
-            return "skipped", "the integration is disabled or paused"
-        (source_kind, source_id), (target_kind, target_id) = ends_of(integration)
-        source, source_site = client_for(runtime, session, source_kind, source_id, meter)
-        target, _ = client_for(runtime, session, target_kind, target_id, meter)
-        link = session.execute(
-            select(IssueLink).where(
-                IssueLink.integration_id == integration_id,
-                IssueLink.source_issue_id == source_issue_id,
-            )
-        ).scalar_one_or_none()
-        context = Context(
-            integration_id,
-            integration.config,
-            integration.source_project,
-            integration.target_project,
-            _link_view(link),
-        )
-    fields = context.config["fields"]
-    issue = source.call(
+) -> str:
+    context = _load(runtime, tenant_id, integration_id, issue_id, side, meter)
+    if context is None:
+        plan.action = "skip:the integration is disabled or paused"
+        return "skipped"
+    if context.link is None:
+        if side == "target" and not context.two_way:
+            plan.action = "skip:one-way integrations do not copy issues back"
+            return "skipped"
+        return _create(runtime, tenant_id, context, issue_id, side, plan)
+    return _update(runtime, tenant_id, context, plan)
+
+
+def _read(end: End, issue_id: str, fields: list[str]) -> dict[str, Any]:
+    return end.client.call(
         "get_issue",
-        path_params={"key": source_issue_id},
+        path_params={"key": issue_id},
         params={"fields": ",".join([*fields, "project", "labels", "updated"])},
     ).json()
+
+
+def _mappings(context: Context, towards: str) -> dict[str, Any]:
+    mappings = context.config.get("mappings") or {}
+    return mappings if towards == "target" else reverse_mappings(mappings)
+
+
+def _create(
+    runtime: Runtime, tenant_id: uuid.UUID, context: Context, issue_id: str, side: str, plan: Plan
+) -> str:
+    other = "target" if side == "source" else "source"
+    origin, mirror_end = context.ends[side], context.ends[other]
+    issue = _read(origin, issue_id, context.fields)
     plan.issue_key = issue["key"]
-    if issue["fields"]["project"]["key"] != context.source_project:
-        plan.action = "skip"
-        return "skipped", "the issue is not in the integration's source project"
-    values = {
-        name: map_value(name, value, context.config.get("mappings", {}))
-        for name, value in read_values(issue, fields).items()
-    }
-    if context.link is None:
-        _create_mirror(runtime, tenant_id, context, source_site, issue, values, target, plan)
-    else:
-        _update_mirror(runtime, tenant_id, context, values, target, plan)
-    return ("ok" if plan.changed or plan.action == "create" else "skipped"), None
-
-
-def _link_view(link: IssueLink | None) -> dict[str, Any] | None:
-    if link is None:
-        return None
-    return {
-        "id": link.id,
-        "target_key": link.target_issue_key,
-        "hashes": dict(link.field_hashes),
-    }
-
-
-def _create_mirror(
-    runtime: Runtime,
-    tenant_id: uuid.UUID,
-    context: Context,
-    source_site: str,
-    issue: dict[str, Any],
-    values: dict[str, Any],
-    target: JiraClient,
-    plan: Plan,
-) -> None:
+    if issue["fields"]["project"]["key"] != origin.project:
+        plan.action = f"skip:the issue is not in the integration's {side} project"
+        return "skipped"
+    if SYNC_LABEL in (issue["fields"].get("labels") or []):
+        plan.action = "skip:the issue is a Tandem mirror"
+        return "skipped"
+    raw = read_values(issue, context.fields)
+    values = {n: map_value(n, v, _mappings(context, other)) for n, v in raw.items()}
     plan.action = "create"
     fields = edit_payload(values)
     fields.setdefault("issuetype", {"name": "Task"})
     fields.setdefault("summary", issue["fields"].get("summary") or issue["key"])
-    fields["project"] = {"key": context.target_project}
+    fields["project"] = {"key": mirror_end.project}
     fields["labels"] = [SYNC_LABEL]
-    created = target.call("create_issue", json={"fields": fields}).json()
-    target.call(
+    created = mirror_end.client.call("create_issue", json={"fields": fields}).json()
+    mirror_end.client.call(
         "set_property",
         path_params={"key": created["key"], "property": LINK_PROPERTY},
-        json=link_property(str(context.integration_id), issue["key"], source_site),
+        json=link_property(str(context.integration_id), issue["key"], origin.site),
     )
     if values.get("status") is not None:
-        move_to_status(target, created["key"], values["status"], current=None)
+        move_to_status(mirror_end.client, created["key"], values["status"], current=None)
     plan.changed = sorted(values)
+    ours = {n: value_hash(v) for n, v in raw.items()}
+    theirs = {n: value_hash(v) for n, v in values.items()}
+    hashes = {
+        n: {"source": ours[n], "target": theirs[n]}
+        if side == "source"
+        else {"source": theirs[n], "target": ours[n]}
+        for n in raw
+    }
+    ids = {side: (issue["id"], issue["key"]), other: (created["id"], created["key"])}
     with runtime.db.tenant_session(tenant_id) as session:
         session.add(
             IssueLink(
                 tenant_id=tenant_id,
                 integration_id=context.integration_id,
-                source_issue_id=issue["id"],
-                source_issue_key=issue["key"],
-                target_issue_id=created["id"],
-                target_issue_key=created["key"],
-                field_hashes={name: value_hash(value) for name, value in values.items()},
+                source_issue_id=ids["source"][0],
+                source_issue_key=ids["source"][1],
+                target_issue_id=ids["target"][0],
+                target_issue_key=ids["target"][1],
+                field_hashes=hashes,
                 last_synced_at=datetime.now(UTC),
             )
         )
+    return "ok"
 
 
-def _update_mirror(
-    runtime: Runtime,
-    tenant_id: uuid.UUID,
-    context: Context,
-    values: dict[str, Any],
-    target: JiraClient,
-    plan: Plan,
-) -> None:
-    assert context.link is not None
+def _update(runtime: Runtime, tenant_id: uuid.UUID, context: Context, plan: Plan) -> str:
+    link = context.link
+    assert link is not None
     plan.action = "update"
-    hashes = context.link["hashes"]
-    changed = {name: v for name, v in values.items() if hashes.get(name) != value_hash(v)}
-    if not changed:
-        return
-    target_key = context.link["target_key"]
-    payload = edit_payload(changed)
-    if payload:
-        target.call("edit_issue", path_params={"key": target_key}, json={"fields": payload})
-    if "status" in changed and changed["status"] is not None:
-        current = target.call(
-            "get_issue", path_params={"key": target_key}, params={"fields": "status"}
-        ).json()["fields"]["status"]["name"]
-        if current != changed["status"]:
-            move_to_status(target, target_key, changed["status"], current)
-    plan.changed = sorted(changed)
+    plan.issue_key = link["source_key"]
+    issues = {"source": _read(context.ends["source"], link["source"], context.fields)}
+    if context.two_way:
+        issues["target"] = _read(context.ends["target"], link["target"], context.fields)
+    raw = {name: read_values(issue, context.fields) for name, issue in issues.items()}
+    writes: dict[str, dict[str, Any]] = {"source": {}, "target": {}}
+    hashes = {n: dict(h) for n, h in link["hashes"].items()}
+    for name in context.fields:
+        if name not in raw["source"]:
+            continue
+        stored = hashes.get(name, {})
+        changed = {
+            side: value_hash(values[name]) != stored.get(side) for side, values in raw.items()
+        }
+        winner = _winner(changed, issues, name, plan)
+        if winner is None:
+            continue
+        loser = "target" if winner == "source" else "source"
+        value = map_value(name, raw[winner][name], _mappings(context, loser))
+        writes[loser][name] = value
+        hashes[name] = {winner: value_hash(raw[winner][name]), loser: value_hash(value)}
+    for side, values in writes.items():
+        if values:
+            _write(context.ends[side], link[side], values, issues.get(side))
+    plan.changed = sorted({*writes["source"], *writes["target"]})
+    if not plan.changed:
+        return "skipped"
     with runtime.db.tenant_session(tenant_id) as session:
-        link = session.get(IssueLink, context.link["id"])
-        if link is None:
-            raise PermanentError("the link disappeared while syncing")
-        link.field_hashes = {**hashes, **{n: value_hash(v) for n, v in changed.items()}}
-        link.last_synced_at = datetime.now(UTC)
+        row = session.get(IssueLink, link["id"])
+        if row is None:
+            raise PermanentError("the link was removed while syncing")
+        row.field_hashes = hashes
+        row.last_synced_at = datetime.now(UTC)
+    return "ok"
+
+
+def _winner(
+    changed: dict[str, bool], issues: dict[str, dict[str, Any]], name: str, plan: Plan
+) -> str | None:
+    """Which side's value should win: the one that changed; if both did, the newest."""
+    sides = [side for side, did in changed.items() if did]
+    if not sides:
+        return None
+    if len(sides) == 1:
+        return sides[0]
+    plan.conflicts.append(name)
+    source_time = issues["source"]["fields"].get("updated") or ""
+    target_time = issues["target"]["fields"].get("updated") or ""
+    return "target" if target_time > source_time else "source"
+
+
+def _write(end: End, issue_id: str, values: dict[str, Any], current: dict[str, Any] | None) -> None:
+    payload = edit_payload(values)
+    if payload:
+        end.client.call("edit_issue", path_params={"key": issue_id}, json={"fields": payload})
+    status = values.get("status")
+    if status is None:
+        return
+    if current is None:
+        current = end.client.call(
+            "get_issue", path_params={"key": issue_id}, params={"fields": "status"}
+        ).json()
+    now = (current["fields"].get("status") or {}).get("name")
+    if now != status:
+        move_to_status(end.client, issue_id, status, now)

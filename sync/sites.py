@@ -54,5 +54,28 @@ def client_for(
             runtime.settings.app_key,
             shared_secret_of(session, runtime.keys, installation),
         )
-        return JiraClient(credentials, http=runtime.jira_http, meter=meter), installation.base_url
+        client = JiraClient(credentials, http=runtime.jira_http, meter=meter)
+        _remember_app_account(runtime, installation.id, client)
+        return client, installation.base_url
     raise AuthorizationError("OAuth-connected sites are not wired into the engine yet")
+
+
+def app_account_key(end_id: uuid.UUID) -> str:
+    return f"tandem:app-account:{end_id}"
+
+
+def _remember_app_account(runtime: Runtime, end_id: uuid.UUID, client: JiraClient) -> None:
+    """Learn (once a day) which Jira account our writes appear as on this site, so the
+    webhooks our own writes cause can be dropped before they cost any call."""
+    if runtime.redis.exists(app_account_key(end_id)):
+        return
+    account = client.call("myself").json().get("accountId")
+    if account:
+        runtime.redis.set(app_account_key(end_id), account, ex=24 * 3600)
+
+
+def is_own_change(runtime: Runtime, end_id: uuid.UUID, payload: dict) -> bool:
+    """Whether a webhook reports a change made by Tandem itself on this site."""
+    actor = (payload.get("user") or {}).get("accountId")
+    known = runtime.redis.get(app_account_key(end_id))
+    return bool(actor and known and known.decode() == actor)
