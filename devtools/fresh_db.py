@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from models.db import driver_url
 
@@ -34,6 +35,20 @@ def recreate_database(owner_url: str, app_role: str, maintenance_role: str) -> N
             text(f'GRANT USAGE ON SCHEMA public TO "{app_role}", "{maintenance_role}"')
         )
     database.dispose()
+
+
+def drop_database(owner_url: str) -> bool:
+    """Drop the owner URL's database once nothing uses it; False (and it stays) if busy."""
+    url = make_url(driver_url(owner_url))
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+        return True
+    except OperationalError:
+        return False
+    finally:
+        server.dispose()
 
 
 def migrate(owner_url: str) -> None:

@@ -6,7 +6,12 @@ import argparse
 import logging
 import sys
 
-from sandbox.config import DEFAULT_RETRY_DELAYS, SandboxConfig, parse_delays
+from sandbox.config import (
+    DEFAULT_RETRY_DELAYS,
+    SandboxConfig,
+    parse_delays,
+    parse_oauth_client,
+)
 from sandbox.server import SandboxServer
 
 
@@ -23,6 +28,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--delivery-timeout", type=float, default=5.0, help="webhook timeout")
     parser.add_argument("--public-url", default=None, help="URL apps use to reach the sandbox")
     parser.add_argument("--seed", default="sandbox", help="seed for ids and client keys")
+    parser.add_argument(
+        "--oauth-client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET:REDIRECT_URI[,URI]",
+        help="register an OAuth 2.0 (3LO) app (repeatable)",
+    )
+    parser.add_argument(
+        "--access-token-lifetime", type=float, default=3600.0, help="OAuth access token seconds"
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
     return parser.parse_args(argv)
 
@@ -39,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             retry_delays=parse_delays(args.retry_delays),
             delivery_timeout=args.delivery_timeout,
             seed=args.seed,
+            oauth_clients=tuple(parse_oauth_client(text) for text in args.oauth_client),
+            access_token_lifetime=args.access_token_lifetime,
         )
         server = SandboxServer(config)
     except (ValueError, OSError) as exc:

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
 LOOPBACK_NAMES = frozenset({"localhost"})
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class OAuthClientSpec:
+    """An OAuth 2.0 (3LO) app registered at start, as in Atlassian's developer console."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,11 @@ class SandboxConfig:
     http_timeout: float = 10.0
     seed: str = "sandbox"
     token_leeway: int = 30
+    oauth_clients: tuple[OAuthClientSpec, ...] = ()
+    access_token_lifetime: float = 3600.0
+    code_lifetime: float = 300.0
+    refresh_token_idle_lifetime: float = 90 * DAY
+    webhook_lifetime: float = 30 * DAY
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -42,6 +58,8 @@ class SandboxConfig:
             raise ValueError("retry delays must not be negative")
         if not is_loopback(self.host):
             raise ValueError(f"host {self.host!r}: the sandbox binds to loopback only")
+        if min(self.access_token_lifetime, self.code_lifetime, self.webhook_lifetime) <= 0:
+            raise ValueError("token, code and webhook lifetimes must be positive")
 
 
 def is_loopback(host: str) -> bool:
@@ -58,3 +76,16 @@ def parse_delays(text: str) -> tuple[float, ...]:
     """`"1,2,4"` -> (1.0, 2.0, 4.0); an empty string means no retries."""
     parts = [part.strip() for part in text.split(",") if part.strip()]
     return tuple(float(part) for part in parts)
+
+
+def parse_oauth_client(text: str) -> OAuthClientSpec:
+    """`"id:secret:https://app/cb,https://app/cb2"` -> an OAuthClientSpec."""
+    client_id, _, rest = text.partition(":")
+    secret, _, uris = rest.partition(":")
+    redirect_uris = tuple(uri.strip() for uri in uris.split(",") if uri.strip())
+    if not client_id or not secret or not redirect_uris:
+        raise ValueError(f"--oauth-client {text!r}: use id:secret:redirect_uri[,redirect_uri]")
+    for uri in redirect_uris:
+        if not uri.startswith(("http://", "https://")):
+            raise ValueError(f"--oauth-client: redirect URI {uri!r} must be absolute")
+    return OAuthClientSpec(client_id, secret, redirect_uris, client_id)

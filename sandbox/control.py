@@ -127,6 +127,7 @@ def _site_summary(site: Site) -> dict[str, Any]:
         "issueTypes": [views.issue_type(base, t) for t in site.issue_types],
         "statuses": [views.status(base, s) for s in site.statuses],
         "priorities": [views.priority(base, p) for p in site.priorities],
+        "workflows": {p.key: site.project_workflow[p.id] for p in site.projects.values()},
     }
 
 
@@ -135,6 +136,22 @@ def get_site(site: str) -> Response:
     state = _sb().state
     with state.lock:
         return jsonify(_site_summary(state.site(site)))
+
+
+@control.put("/sites/<site>/projects/<key>/workflow")
+def set_workflow(site: str, key: str) -> Response:
+    """Switch a project to another workflow (`simple` or `review`); issues keep statuses."""
+    name = _body().get("workflow")
+    state = _sb().state
+    with state.lock:
+        found = state.site(site)
+        project = found.project(key)
+        if project is None:
+            raise JiraError(404, f"No project could be found with key '{key}'.")
+        if name not in found.workflows:
+            raise field_errors({"workflow": f"Use one of {', '.join(found.workflows)}."})
+        found.project_workflow[project.id] = str(name)
+        return jsonify({"project": project.key, "workflow": name})
 
 
 @control.get("/sites/<site>/issues")

@@ -1,11 +1,16 @@
-"""The Sandbox: its settings, state, installer and webhook dispatcher, wired together."""
+"""The Sandbox: its settings, state, installer, OAuth server, dynamic webhooks, faults,
+counters and webhook dispatcher, wired together."""
 
 from __future__ import annotations
 
 from sandbox import keyserver
 from sandbox.config import SandboxConfig
+from sandbox.counters import Counters
+from sandbox.dynhooks import DynamicWebhooks
+from sandbox.faults import FaultInjector
 from sandbox.installer import Installer
 from sandbox.keyserver import SigningKey
+from sandbox.oauth import OAuthServer
 from sandbox.seed import build_site
 from sandbox.state import SandboxState
 from sandbox.webhooks import Dispatcher
@@ -20,9 +25,23 @@ class Sandbox:
         self.state = SandboxState(sites, config.public_url or "")
         keyserver.rotate(self.state, first_key)
         self.installer = Installer(self.state, config.seed, config.http_timeout)
+        self.oauth = OAuthServer(self.state, config)
+        self.dynhooks = DynamicWebhooks(self.state, config.webhook_lifetime)
+        self.faults = FaultInjector()
+        self.counters = Counters()
         self.dispatcher = Dispatcher(
             self.state, config.retry_delays, config.delivery_timeout, config.delivery_workers
         )
+        self.dispatcher.extra_targets = self.dynhooks.targets
+        self.dispatcher.oauth_secrets = self._oauth_secret
+
+    def _oauth_secret(self, client_id: str, account_id: str, site: str) -> tuple[str, str] | None:
+        """The client secret and site cloudId while a live grant lets the app hear the site."""
+        client = self.oauth.client(client_id)
+        if client is None or self.oauth.active_grant(client_id, account_id, site) is None:
+            return None
+        with self.state.lock:
+            return client.client_secret, self.state.sites[site].cloud_id
 
     def set_public_url(self, url: str) -> None:
         """Fix the sandbox's own base URL once the server knows its port."""

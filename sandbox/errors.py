@@ -19,6 +19,19 @@ class JiraError(Exception):
         return {"errorMessages": self.messages, "errors": self.errors}
 
 
+class GatewayError(Exception):
+    """An error from api.atlassian.com's gateway (OAuth apps): `{"code", "message"}`.
+
+    `reason` goes in a `WWW-Authenticate` header on 401s, to help debugging; the body is
+    what Atlassian sends (`Unauthorized`, `Unauthorized; scope does not match`, ...)."""
+
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason
+
+
 def field_errors(errors: dict[str, str]) -> JiraError:
     """A 400 for invalid fields."""
     return JiraError(400, errors=errors)
@@ -30,6 +43,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(JiraError)
     def _jira_error(exc: JiraError) -> tuple[Response, int]:
         return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(GatewayError)
+    def _gateway_error(exc: GatewayError) -> tuple[Response, int]:
+        response = jsonify({"code": exc.status, "message": exc.message})
+        if exc.status == 401:
+            reason = (exc.reason or exc.message).replace('"', "'")
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer realm="api.atlassian.com", error="invalid_token", '
+                f'error_description="{reason}"'
+            )
+        return response, exc.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:

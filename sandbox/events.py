@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import views
+from sandbox import jql, views
 from sandbox.state import Attachment, Comment, Issue, Site
 from sandbox.times import epoch_ms
 
@@ -24,6 +24,12 @@ class Event:
     body: dict[str, Any]
     issue_key: str | None
     flow: str = PRIMARY
+    facts: jql.IssueFacts | None = None  # the issue at this moment, for JQL-filtered webhooks
+
+    def changed_fields(self) -> set[str]:
+        """Field ids in the changelog (empty when the event has none)."""
+        items = (self.body.get("changelog") or {}).get("items") or []
+        return {str(item.get("fieldId")) for item in items}
 
 
 def issue_event(
@@ -48,7 +54,7 @@ def issue_event(
         body["changelog"] = changelog
     if comment is not None:
         body["comment"] = views.comment(site, base, issue, comment, api="2")
-    return Event(site.name, name, body, issue.key)
+    return Event(site.name, name, body, issue.key, facts=jql.facts(site, issue))
 
 
 def comment_event(
@@ -61,7 +67,7 @@ def comment_event(
         "comment": views.comment(site, base, issue, comment, api="2"),
         "issue": views.issue_brief(site, base, issue),
     }
-    return Event(site.name, name, body, issue.key, flow)
+    return Event(site.name, name, body, issue.key, flow, jql.facts(site, issue))
 
 
 def attachment_event(

@@ -11,7 +11,7 @@ from typing import Any
 from sandbox import adf, fieldvalues, views
 from sandbox.errors import JiraError, field_errors
 from sandbox.events import SECONDARY, Event, attachment_event, comment_event, issue_event
-from sandbox.state import Attachment, Comment, Issue, SandboxState, Site
+from sandbox.state import Attachment, Comment, Issue, SandboxState, Site, Transition
 from sandbox.times import utcnow
 
 UPDATED = "jira:issue_updated"
@@ -39,7 +39,7 @@ def create_issue(
             issue_type_id=values["issuetype"],
             summary=values["summary"],
             description=values.get("description"),
-            status_id=site.transitions[0].to_status_id,
+            status_id=site.workflow(project.id).initial_status_id,
             priority_id=values.get("priority", site.default_priority_id),
             labels=values.get("labels", []),
             assignee_id=values.get("assignee"),
@@ -90,8 +90,14 @@ def edit_issue(
         return _commit(site, base, issue, actor_id, new, status_id)
 
 
+def available_transitions(site: Site, issue: Issue) -> list[Transition]:
+    """The transitions of the issue's project workflow that leave its current status."""
+    workflow = site.workflow(issue.project_id)
+    return [t for t in workflow.transitions if t.available_from(issue.status_id)]
+
+
 def transitions(state: SandboxState, site_name: str, key: str) -> dict[str, Any]:
-    """`GET /issue/{key}/transitions`: every global transition but the one to here."""
+    """`GET /issue/{key}/transitions`: what the project's workflow allows from here."""
     with state.lock:
         site, base = _site(state, site_name)
         issue = site.issue(key)
@@ -103,14 +109,13 @@ def transitions(state: SandboxState, site_name: str, key: str) -> dict[str, Any]
                     "name": t.name,
                     "to": views.status(base, site.status(t.to_status_id)),
                     "hasScreen": False,
-                    "isGlobal": True,
+                    "isGlobal": not t.from_status_ids,
                     "isInitial": False,
                     "isAvailable": True,
                     "isConditional": False,
                     "isLooped": False,
                 }
-                for t in site.transitions
-                if t.to_status_id != issue.status_id
+                for t in available_transitions(site, issue)
             ],
         }
 
@@ -118,14 +123,15 @@ def transitions(state: SandboxState, site_name: str, key: str) -> dict[str, Any]
 def transition_issue(
     state: SandboxState, site_name: str, key: str, actor_id: str, body: Any
 ) -> list[Event]:
-    """`POST /issue/{key}/transitions` with `{"transition": {"id": ...}}`."""
+    """`POST /issue/{key}/transitions` with `{"transition": {"id": ...}}`; only the
+    transitions the workflow offers from the current status are valid."""
     with state.lock:
         site, base = _site(state, site_name)
         issue = site.issue(key)
         wanted = body.get("transition") if isinstance(body, dict) else None
         wanted_id = str(wanted.get("id", "")) if isinstance(wanted, dict) else ""
-        found = [t for t in site.transitions if t.id == wanted_id]
-        if not found or found[0].to_status_id == issue.status_id:
+        found = [t for t in available_transitions(site, issue) if t.id == wanted_id]
+        if not found:
             raise JiraError(400, f"Transition id '{wanted_id}' is not valid for this issue.")
         new = fieldvalues.parse_edit(site, _values(issue), body.get("fields"), body.get("update"))
         return _commit(site, base, issue, actor_id, new, found[0].to_status_id)

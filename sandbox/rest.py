@@ -1,69 +1,55 @@
-"""The Jira Cloud REST API v3 subset apps call, under `/jira/{site}/rest/api/3`.
-
-Every call needs `Authorization: JWT <token>` from an installed, enabled app (see
-jwt_checks); changes are made as the app's user and fire webhooks like Jira's.
+"""The Jira Cloud REST API v3 subset apps call, served twice: under the site URL
+`/jira/{site}/rest/api/3` for Connect apps (`Authorization: JWT`) and under the gateway URL
+`/ex/jira/{cloudId}/rest/api/3` for OAuth 2.0 apps (`Authorization: Bearer`). restguard
+authenticates, counts, injects faults and checks scopes; changes are made as the caller's
+account and fire webhooks like Jira's. Search, users and webhooks live in rest_*.py.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from sandbox import issues, views
+from sandbox import issues, restguard, views
 from sandbox.context import sandbox_of
-from sandbox.core import Sandbox
-from sandbox.errors import JiraError
-from sandbox.jwt_checks import JwtRejected, verify_app_token
+from sandbox.errors import GatewayError, JiraError
 
-rest = Blueprint("sandbox_rest", __name__, url_prefix="/jira/<site>/rest/api/3")
+if TYPE_CHECKING:
+    from sandbox.core import Sandbox
+
+SITE_PREFIX = "/jira/<site>/rest/api/3"
+GATEWAY_PREFIX = "/ex/jira/<cloud_id>/rest/api/3"
+
+rest = Blueprint("sandbox_rest", __name__)
+rest.before_request(restguard.before_request)
+rest.after_request(restguard.after_request)
+
+
+def register(app: Flask) -> None:
+    """Serve the REST API under both URL forms (import the rest_* modules first)."""
+    app.register_blueprint(rest, url_prefix=SITE_PREFIX)
+    app.register_blueprint(rest, url_prefix=GATEWAY_PREFIX, name=restguard.GATEWAY_BLUEPRINT)
 
 
 def _sb() -> Sandbox:
     return sandbox_of(current_app)
 
 
-def relative_request_url(site: str) -> str:
-    """This request's path and query relative to the site's base URL, undecoded."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if raw and raw.startswith("/"):
-        path, _, query = raw.partition("?")
-    else:
-        path, query = request.path, request.query_string.decode("latin-1")
-    path = path[len(f"/jira/{site}") :]
-    return f"{path}?{query}" if query else path
-
-
 @rest.url_value_preprocessor
 def _take_site(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    g.site = (values or {}).pop("site", "")
-
-
-@rest.before_request
-def _authenticate() -> None:
-    state = _sb().state
-    with state.lock:
-        state.site(g.site)
-
-    def secret_for(app_key: str) -> str | None:
-        inst = state.installation(g.site, app_key)
-        return inst.shared_secret if inst is not None and inst.enabled else None
-
-    try:
-        claims = verify_app_token(
-            request.headers.get("Authorization"),
-            request.method,
-            relative_request_url(g.site),
-            secret_for,
-            leeway=_sb().config.token_leeway,
-        )
-    except JwtRejected as exc:
-        raise JiraError(401, str(exc)) from None
-    inst = state.installation(g.site, claims["iss"])
-    if inst is None:
-        raise JiraError(401, "The app was uninstalled.")
-    g.actor = inst.app_account_id
+    values = values if values is not None else {}
+    if "cloud_id" in values:
+        cloud_id = values.pop("cloud_id")
+        state = _sb().state
+        with state.lock:
+            found = [s.name for s in state.sites.values() if s.cloud_id == cloud_id]
+        if not found:
+            raise GatewayError(404, "Not Found", "No site has this cloudId.")
+        g.site = found[0]
+    else:
+        g.site = values.pop("site", "")
 
 
 def _body() -> Any:
@@ -108,17 +94,6 @@ def server_info() -> Response:
             "serverTimeZone": "Etc/UTC",
         }
     )
-
-
-@rest.get("/user")
-def get_user() -> Response:
-    state = _sb().state
-    account = request.args.get("accountId", "")
-    with state.lock:
-        site = state.site(g.site)
-        if account not in site.users:
-            raise JiraError(404, f"Specified user does not exist: {account}")
-        return jsonify(views.user(site, _base(), account))
 
 
 @rest.get("/project/<id_or_key>")

@@ -7,13 +7,18 @@ import threading
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sandbox import rest, rest_search, rest_users, rest_webhooks
 from sandbox.config import SandboxConfig
 from sandbox.context import EXTENSION, sandbox_of
 from sandbox.control import control
+from sandbox.control_faults import control_faults
+from sandbox.control_oauth import control_oauth
 from sandbox.core import Sandbox
 from sandbox.errors import register_error_handlers
 from sandbox.keyserver import SigningKey, keys
-from sandbox.rest import rest
+from sandbox.oauth_http import oauth_http
+
+ROUTE_MODULES = (rest_search, rest_users, rest_webhooks)  # they add routes to rest.rest
 
 __all__ = ["SandboxServer", "create_sandbox_app", "sandbox_of"]
 
@@ -30,9 +35,9 @@ def create_sandbox_app(config: SandboxConfig, first_key: SigningKey | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = sandbox
     register_error_handlers(app)
-    app.register_blueprint(rest)
-    app.register_blueprint(control)
-    app.register_blueprint(keys)
+    rest.register(app)
+    for blueprint in (control, control_oauth, control_faults, keys, oauth_http):
+        app.register_blueprint(blueprint)
     sandbox.start()
     return app
 
@@ -67,7 +72,7 @@ class SandboxServer:
         """Serve in a background thread."""
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="sandbox-http",
             daemon=True,
         )

@@ -24,6 +24,7 @@ class User:
     email: str | None = None
     account_type: str = "atlassian"
     time_zone: str = "Etc/UTC"
+    email_public: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,27 @@ class Status:
 
 @dataclass(frozen=True)
 class Transition:
-    """A global workflow transition into one status."""
+    """A workflow transition into one status: global (from any other status) when
+    `from_status_ids` is empty, otherwise only from those statuses."""
 
     id: str
     name: str
     to_status_id: str
+    from_status_ids: tuple[str, ...] = ()
+
+    def available_from(self, status_id: str) -> bool:
+        if self.to_status_id == status_id:
+            return False
+        return not self.from_status_ids or status_id in self.from_status_ids
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A named workflow: where new issues start and the transitions between statuses."""
+
+    name: str
+    initial_status_id: str
+    transitions: tuple[Transition, ...]
 
 
 @dataclass(frozen=True)
@@ -122,7 +139,8 @@ class Site:
     statuses: list[Status]
     priorities: list[Named]
     default_priority_id: str
-    transitions: list[Transition]
+    workflows: dict[str, Workflow]
+    project_workflow: dict[str, str]
     labels: list[str] = field(default_factory=list)
     issues: dict[str, Issue] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
@@ -156,6 +174,10 @@ class Site:
 
     def priority(self, priority_id: str) -> Named:
         return next(p for p in self.priorities if p.id == priority_id)
+
+    def workflow(self, project_id: str) -> Workflow:
+        """The workflow a project uses."""
+        return self.workflows[self.project_workflow[project_id]]
 
     def all_labels(self) -> list[str]:
         """Labels known on the site: the seeded ones and every one in use."""
@@ -205,7 +227,6 @@ class Delivery:
     client_key: str
     event: str
     url: str
-    path: str
     issue_key: str | None
     body: bytes
     flow: str
@@ -215,6 +236,8 @@ class Delivery:
     retries: int = 0
     next_at: float = 0.0
     in_flight: bool = False
+    kind: str = "connect"
+    account_id: str = ""
 
     def public(self) -> dict[str, Any]:
         """The delivery as the control API lists it."""
@@ -222,6 +245,7 @@ class Delivery:
             "identifier": self.identifier,
             "site": self.site,
             "app_key": self.app_key,
+            "kind": self.kind,
             "event": self.event,
             "url": self.url,
             "issue_key": self.issue_key,

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from sandbox.config import SandboxConfig
+import requests
+from flask import Flask
+
+from sandbox.config import OAuthClientSpec, SandboxConfig
 from sandbox.core import Sandbox
 from sandbox.keyserver import SigningKey, generate_key
 from sandbox.server import SandboxServer
 from sandbox.state import SandboxState
 
 FAST_RETRY_DELAYS = (0.05, 0.05, 0.05, 0.05, 0.05)
+AUDIENCE = "api.atlassian.com"
+TIMEOUT = 10
 _shared_key: list[SigningKey] = []
 _key_lock = threading.Lock()
 
@@ -29,10 +35,11 @@ def _test_key() -> SigningKey:
 
 @dataclass(frozen=True)
 class RunningSandbox:
-    """A sandbox serving on `url`; `state` is its live in-memory state."""
+    """A sandbox serving on `url`; `state` is its live in-memory state, `app` its Flask app."""
 
     url: str
     sandbox: Sandbox
+    app: Flask | None = None
 
     @property
     def state(self) -> SandboxState:
@@ -57,6 +64,132 @@ class RunningSandbox:
         """Block until no webhook is pending, as `POST /sandbox/deliveries/wait` does."""
         return self.sandbox.dispatcher.wait_idle(timeout)
 
+    def cloud_id(self, site: str) -> str:
+        return self.state.sites[site].cloud_id
+
+    def gateway_url(self, site: str) -> str:
+        """Where OAuth apps call the site: `{sandbox}/ex/jira/{cloudId}` (+ `/rest/api/3/...`)."""
+        return f"{self.url}/ex/jira/{self.cloud_id(site)}"
+
+    def control(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        """Call `/sandbox{path}`; raises for an error status; the JSON answer (or None)."""
+        response = requests.request(
+            method, f"{self.url}/sandbox{path}", json=body, params=params, timeout=TIMEOUT
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} /sandbox{path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def register_oauth_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: Iterable[str],
+        name: str = "",
+        access_token_lifetime: float | None = None,
+    ) -> dict[str, Any]:
+        """Register an OAuth 2.0 (3LO) app, as `POST /sandbox/oauth/clients` does."""
+        body: dict[str, Any] = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uris": list(redirect_uris),
+            "name": name,
+        }
+        if access_token_lifetime is not None:
+            body["access_token_lifetime"] = access_token_lifetime
+        return self.control("POST", "/oauth/clients", body)
+
+    def authorize(
+        self,
+        client_id: str,
+        redirect_uri: str,
+        scopes: Iterable[str],
+        sites: Iterable[str] = ("beta",),
+        account_id: str | None = None,
+        state: str = "sandbox-state",
+    ) -> str:
+        """Run the consent screen without a browser (approve); returns the code."""
+        form = {
+            "audience": AUDIENCE,
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "response_type": "code",
+            "prompt": "consent",
+            "decision": "approve",
+            "site": ",".join(sites),
+        }
+        if account_id:
+            form["account_id"] = account_id
+        response = requests.post(
+            f"{self.url}/authorize", data=form, allow_redirects=False, timeout=TIMEOUT
+        )
+        location = response.headers.get("Location", "")
+        query = parse_qs(urlsplit(location).query)
+        if response.status_code != 302 or "code" not in query:
+            raise RuntimeError(
+                f"consent failed: {response.status_code} {location or response.text}"
+            )
+        if query.get("state") != [state]:
+            raise RuntimeError(f"consent returned the wrong state: {location}")
+        return query["code"][0]
+
+    def exchange_code(
+        self, client_id: str, client_secret: str, code: str, redirect_uri: str
+    ) -> dict[str, Any]:
+        """`POST /oauth/token` with `grant_type=authorization_code`; the token response."""
+        response = requests.post(
+            f"{self.url}/oauth/token",
+            json={
+                "grant_type": "authorization_code",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "code": code,
+                "redirect_uri": redirect_uri,
+            },
+            timeout=TIMEOUT,
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"code exchange failed: {response.status_code} {response.text}")
+        return response.json()
+
+    def connect_oauth(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        scopes: Iterable[str] = ("read:jira-work", "write:jira-work", "read:jira-user"),
+        sites: Iterable[str] = ("beta",),
+        account_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Consent and exchange the code (adds `offline_access`); the token response."""
+        wanted = list(dict.fromkeys([*scopes, "offline_access"]))
+        code = self.authorize(client_id, redirect_uri, wanted, sites, account_id)
+        return self.exchange_code(client_id, client_secret, code, redirect_uri)
+
+    def grants(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        params = {"client_id": client_id} if client_id else {}
+        return self.control("GET", "/oauth/grants", **params)
+
+    def revoke_grant(self, grant_id: str) -> dict[str, Any]:
+        """What an admin does in Atlassian's UI: every token of the grant stops working."""
+        return self.control("POST", f"/oauth/grants/{grant_id}/revoke")
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """`PUT /sandbox/faults` (latency_ms, rate_429, retry_after_s, rate_5xx, app, seed...)."""
+        return self.control("PUT", "/faults", settings)
+
+    def clear_faults(self) -> None:
+        self.control("DELETE", "/faults")
+
+    def counters(self, app: str | None = None) -> dict[str, Any]:
+        """`GET /sandbox/counters[?app=]`: calls, points, by_endpoint, violations."""
+        return self.control("GET", "/counters", **({"app": app} if app else {}))
+
+    def reset_counters(self) -> None:
+        self.control("DELETE", "/counters")
+
 
 @contextmanager
 def running_sandbox(
@@ -64,6 +197,9 @@ def running_sandbox(
     retry_delays: tuple[float, ...] = FAST_RETRY_DELAYS,
     delivery_timeout: float = 5.0,
     seed: str = "sandbox",
+    oauth_clients: Iterable[OAuthClientSpec] = (),
+    access_token_lifetime: float = 3600.0,
+    webhook_lifetime: float = 30 * 86400.0,
 ) -> Iterator[RunningSandbox]:
     """A sandbox on a free loopback port for the duration of the block."""
     config = SandboxConfig(
@@ -73,10 +209,13 @@ def running_sandbox(
         retry_delays=retry_delays,
         delivery_timeout=delivery_timeout,
         seed=seed,
+        oauth_clients=tuple(oauth_clients),
+        access_token_lifetime=access_token_lifetime,
+        webhook_lifetime=webhook_lifetime,
     )
     server = SandboxServer(config, _test_key())
     server.start()
     try:
-        yield RunningSandbox(server.url, server.sandbox)
+        yield RunningSandbox(server.url, server.sandbox, server.app)
     finally:
         server.shutdown()

@@ -3,6 +3,7 @@
 - lifecycle `installed`/`uninstalled`: RS256, `kid` header, iss = clientKey, aud = [app baseUrl]
 - everything else (enabled/disabled, webhooks): HS256 with the install's sharedSecret
 Both carry qsh over the request path relative to the app's baseUrl.
+- webhooks to OAuth 2.0 apps: `Bearer`, HS256 with the app's client secret (no qsh).
 """
 
 from __future__ import annotations
@@ -69,3 +70,22 @@ def shared_secret_token(
         "exp": issued + LIFETIME,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def oauth_webhook_token(
+    client_secret: str, client_id: str, cloud_id: str, account_id: str, now: int | None = None
+) -> str:
+    """The HS256 token on a dynamic webhook to an OAuth 2.0 app (`Authorization: Bearer`).
+
+    Atlassian documents only that it is signed with the client secret; the sandbox's claims:
+    iss = `jira:{cloudId}`, aud = client id, sub = the account whose grant registered it."""
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "iss": f"jira:{cloud_id}",
+        "aud": client_id,
+        "sub": account_id,
+        "context": {"cloudId": cloud_id},
+        "iat": issued,
+        "exp": issued + LIFETIME,
+    }
+    return jwt.encode(claims, client_secret, algorithm="HS256")

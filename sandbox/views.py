@@ -25,7 +25,8 @@ def _avatars(base: str, kind: str, ident: str) -> dict[str, str]:
 def user(
     site: Site, base: str, account_id: str | None, api: str = "3", email: bool = False
 ) -> dict[str, Any] | None:
-    """A user object, or None for nobody. Email only where Jira shows it (`/myself`)."""
+    """A user object, or None for nobody. The email shows when the user made it public
+    (profile visibility), or with `email=True` (`/myself`, the control plane)."""
     if account_id is None:
         return None
     found = site.users.get(account_id) or User(account_id, "Former user")
@@ -38,7 +39,7 @@ def user(
         "timeZone": found.time_zone,
         "accountType": found.account_type,
     }
-    if email and found.email:
+    if found.email and (email or found.email_public):
         body["emailAddress"] = found.email
     return body
 

@@ -1,10 +1,12 @@
 """Webhook delivery with Jira's retry behaviour.
 
-Each (event, subscribed app, descriptor URL) becomes a Delivery with a fixed identifier and
-body. A scheduler thread hands due deliveries to a small thread pool; an attempt that gets
-408/409/425/429/5xx, a connection error or a timeout is retried after the next configured
-delay (or `Retry-After`, if longer) until the delays run out. 2xx is delivered, any other
-answer rejected. State changes happen under the state lock; HTTP calls never do.
+Each (event, subscribed app, URL) becomes a Delivery with a fixed identifier and body:
+Connect descriptor webhooks (signed `JWT` with the sharedSecret) and dynamic webhooks
+registered over REST (with `matchedWebhookIds`; OAuth apps' are signed `Bearer` with the
+client secret). A scheduler thread hands due deliveries to a small thread pool; an attempt
+that gets 408/409/425/429/5xx, a connection error or a timeout is retried after the next
+configured delay (or `Retry-After`, if longer) until the delays run out. 2xx is delivered,
+any other answer rejected. State changes happen under the state lock; HTTP calls never do.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,15 +24,34 @@ from typing import Any
 import requests
 
 from sandbox.events import Event
-from sandbox.state import Delivery, Installation, SandboxState
+from sandbox.state import Delivery, SandboxState
 from sandbox.times import iso_now
-from sandbox.tokens import join, relative_url, shared_secret_token
+from sandbox.tokens import join, oauth_webhook_token, shared_secret_token
 
 log = logging.getLogger("sandbox.webhooks")
 
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
 USER_AGENT = "Atlassian Webhook HTTP Client"
 STATES = ("pending", "delivered", "rejected", "failed")
+CONNECT, OAUTH = "connect", "oauth"
+GONE = "app not installed or enabled, or its grant was revoked"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one event goes: a Connect app (by clientKey) or an OAuth app (by client id and
+    the account whose grant registered the webhook), with the matched dynamic webhook ids."""
+
+    kind: str
+    app_key: str
+    url: str
+    client_key: str = ""
+    account_id: str = ""
+    webhook_ids: tuple[int, ...] = ()
+
+
+# (client id, account id, site) -> (client secret, cloudId) while a live grant allows it
+OAuthSecrets = Callable[[str, str, str], tuple[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,20 @@ class Shot:
     flow: str
     client_key: str
     secret: str
+    kind: str = CONNECT
+    app_key: str = ""
+    account_id: str = ""
+    cloud_id: str = ""
+
+    def authorization(self) -> str:
+        """A fresh token for this attempt."""
+        if self.kind == OAUTH:
+            token = oauth_webhook_token(self.secret, self.app_key, self.cloud_id, self.account_id)
+            return f"Bearer {token}"
+        token = shared_secret_token(
+            self.secret, self.client_key, "POST", self.app_base_url, self.url
+        )
+        return f"JWT {token}"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -83,10 +118,9 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def send(shot: Shot, retry: int, timeout: float) -> Outcome:
     """POST one webhook: fresh token, same identifier, retry header on retries."""
-    token = shared_secret_token(shot.secret, shot.client_key, "POST", shot.app_base_url, shot.url)
     headers = {
         "Content-Type": "application/json",
-        "Authorization": f"JWT {token}",
+        "Authorization": shot.authorization(),
         "User-Agent": USER_AGENT,
         "X-Atlassian-Webhook-Identifier": shot.identifier,
         "X-Atlassian-Webhook-Flow": shot.flow,
@@ -116,6 +150,8 @@ class Dispatcher:
         timeout: float = 5.0,
         workers: int = 8,
     ) -> None:
+        self.extra_targets: Callable[[Event], list[Target]] = lambda event: []
+        self.oauth_secrets: OAuthSecrets = lambda client_id, account_id, site: None
         self.state = state
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
@@ -138,32 +174,38 @@ class Dispatcher:
     def publish(self, events: Iterable[Event]) -> list[str]:
         """Queue a delivery per subscribed app and URL; returns the identifiers."""
         identifiers = []
-        with self.state.lock:
-            for event in events:
+        for event in events:
+            targets = self.extra_targets(event)
+            with self.state.lock:
                 for inst in list(self.state.installations_on(event.site)):
                     if not inst.enabled:
                         continue
                     for name, path in inst.webhooks:
                         if name == event.name:
-                            identifiers.append(self._queue(inst, event, path))
-            self.state.lock.notify_all()
+                            url = join(inst.base_url, path)
+                            targets.insert(0, Target(CONNECT, inst.app_key, url, inst.client_key))
+                identifiers += [self._queue(target, event) for target in targets]
+                self.state.lock.notify_all()
         return identifiers
 
-    def _queue(self, inst: Installation, event: Event, path: str) -> str:
-        url = join(inst.base_url, path)
+    def _queue(self, target: Target, event: Event) -> str:
+        body = dict(event.body)
+        if target.webhook_ids:
+            body["matchedWebhookIds"] = list(target.webhook_ids)
         delivery = Delivery(
             identifier=str(uuid.uuid4()),
-            site=inst.site,
-            app_key=inst.app_key,
-            client_key=inst.client_key,
+            site=event.site,
+            app_key=target.app_key,
+            client_key=target.client_key,
             event=event.name,
-            url=url,
-            path=relative_url(inst.base_url, url),
+            url=target.url,
             issue_key=event.issue_key,
-            body=json.dumps(event.body, separators=(",", ":")).encode(),
+            body=json.dumps(body, separators=(",", ":")).encode(),
             flow=event.flow,
             created_at=iso_now(),
             next_at=time.monotonic(),
+            kind=target.kind,
+            account_id=target.account_id,
         )
         self.state.deliveries[delivery.identifier] = delivery
         self.state.pending.add(delivery.identifier)
@@ -195,28 +237,49 @@ class Dispatcher:
                 return
 
     def _shot(self, delivery: Delivery) -> Shot | None:
-        inst = self.state.installations.get((delivery.site, delivery.app_key))
-        if inst is None or inst.client_key != delivery.client_key or not inst.enabled:
-            return None
-        return Shot(
-            delivery.identifier,
-            delivery.url,
-            inst.base_url,
-            delivery.body,
-            delivery.flow,
-            inst.client_key,
-            inst.shared_secret,
-        )
+        """What to send, or None when the app may no longer get it (call unlocked)."""
+        if delivery.kind == OAUTH:
+            found = self.oauth_secrets(delivery.app_key, delivery.account_id, delivery.site)
+            if found is None:
+                return None
+            secret, cloud_id = found
+            return Shot(
+                identifier=delivery.identifier,
+                url=delivery.url,
+                app_base_url="",
+                body=delivery.body,
+                flow=delivery.flow,
+                client_key="",
+                secret=secret,
+                kind=OAUTH,
+                app_key=delivery.app_key,
+                account_id=delivery.account_id,
+                cloud_id=cloud_id,
+            )
+        with self.state.lock:
+            inst = self.state.installations.get((delivery.site, delivery.app_key))
+            if inst is None or inst.client_key != delivery.client_key or not inst.enabled:
+                return None
+            return Shot(
+                delivery.identifier,
+                delivery.url,
+                inst.base_url,
+                delivery.body,
+                delivery.flow,
+                inst.client_key,
+                inst.shared_secret,
+            )
 
     def _attempt(self, identifier: str) -> None:
         with self.state.lock:
             delivery = self.state.deliveries[identifier]
-            shot = self._shot(delivery)
             retry = delivery.retries
-            if shot is None:
-                delivery.attempts.append({"at": iso_now(), "error": "app not installed or enabled"})
+        shot = self._shot(delivery)
+        if shot is None:
+            with self.state.lock:
+                delivery.attempts.append({"at": iso_now(), "error": GONE})
                 self._finish(delivery, "failed")
-                return
+            return
         outcome = send(shot, retry, self.timeout)
         log.info(
             "webhook %s %s -> %s: %s",
@@ -254,10 +317,10 @@ class Dispatcher:
             delivery = self.state.deliveries.get(identifier)
             if delivery is None:
                 return None
-            shot = self._shot(delivery)
             retry = len(delivery.attempts)
+        shot = self._shot(delivery)
         if shot is None:
-            return {"identifier": identifier, "status": None, "error": "app not installed"}
+            return {"identifier": identifier, "status": None, "error": GONE}
         outcome = send(shot, retry, self.timeout)
         with self.state.lock:
             entry = outcome.record(retry)

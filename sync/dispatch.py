@@ -71,18 +71,38 @@ def lock_subject(
     return ("source", source) if source else (side, issue_id)
 
 
+COMMENT_TYPES = {"issue_commented", "issue_comment_edited", "issue_comment_deleted"}
+
+
+def scopes_for(payload: dict[str, Any]) -> tuple[str, ...]:
+    """What an event asks a reconcile to look at; () when another event covers it."""
+    event = payload.get("webhookEvent", "")
+    if event == "jira:issue_created":
+        return ("fields", "comments")
+    if event == "jira:issue_updated":
+        if payload.get("issue_event_type_name") in COMMENT_TYPES:
+            return ()  # the comment_* event of the same change does the work
+        return ("fields",)
+    if event.startswith("comment_"):
+        return ("comments",)
+    return ()
+
+
 def request_reconcile(
     runtime: Runtime,
     tenant_id: uuid.UUID,
     integration_id: uuid.UUID,
     issue_id: str,
     side: str = "source",
+    scopes: tuple[str, ...] = ("fields",),
 ) -> bool:
-    """Mark (integration, side, issue) dirty and make sure one job will look at it;
-    False if a job was already queued (the change is coalesced into it)."""
+    """Add ``scopes`` to what (integration, side, issue) must look at and make sure one
+    job will; False if a job was already queued (the change is coalesced into it)."""
     from sync.jobs import reconcile_job  # the job module imports this one
 
-    runtime.redis.set(_key("dirty", integration_id, side, issue_id), 1, ex=3600)
+    dirty = _key("dirty", integration_id, side, issue_id)
+    with runtime.redis.pipeline() as pipeline:
+        pipeline.sadd(dirty, *scopes).expire(dirty, 3600).execute()
     identifier = job_id(integration_id, side, issue_id)
     try:
         if Job.fetch(identifier, connection=runtime.redis).get_status() == JobStatus.QUEUED:
@@ -108,22 +128,25 @@ def run_serialised(
     integration_id: uuid.UUID,
     side: str,
     issue_id: str,
-    reconcile: Callable[[], Any],
+    reconcile: Callable[[tuple[str, ...]], Any],
     requeue: Callable[[timedelta], Any],
 ) -> Any:
-    """Run ``reconcile`` under a per-(integration, issue) lock; if another run holds it,
-    try again shortly; if a change arrived while running, run once more."""
+    """Run ``reconcile(scopes)`` under a per-link lock; if another run holds it, try again
+    shortly; if a change arrived while running, run once more with its scopes."""
     subject = lock_subject(runtime, tenant_id, integration_id, side, issue_id)
     lock = runtime.redis.lock(_key("lock", integration_id, *subject), timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         requeue(timedelta(seconds=1))
         return "deferred"
+    dirty = _key("dirty", integration_id, side, issue_id)
     try:
         result = None
         for _ in range(3):  # bounded: a busy issue is picked up again by the next event
-            runtime.redis.delete(_key("dirty", integration_id, side, issue_id))
-            result = reconcile()
-            if not runtime.redis.exists(_key("dirty", integration_id, side, issue_id)):
+            with runtime.redis.pipeline() as pipeline:
+                members, _ = pipeline.smembers(dirty).delete(dirty).execute()
+            scopes = tuple(sorted(m.decode() for m in members)) or ("fields",)
+            result = reconcile(scopes)
+            if not runtime.redis.exists(dirty):
                 break
         return result
     finally:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from models.installations import Installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
-from sync.dispatch import integrations_for_event, request_reconcile
+from sync.dispatch import integrations_for_event, request_reconcile, scopes_for
 from sync.sites import is_own_change
 
 ACTIVE_INSTALLATION = ("installed", "enabled")
@@ -43,10 +43,11 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
         issue_id = (event.payload.get("issue") or {}).get("id")
         installation_id, payload = event.installation_id, event.payload
         outcome = event.status
-    if not issue_id or (targets and is_own_change(runtime, installation_id, payload)):
-        return outcome  # Tandem's own write: its reconcile already stored the result
+    scopes = scopes_for(payload)
+    if not issue_id or not scopes or is_own_change(runtime, installation_id, payload):
+        return outcome  # nothing to do, or Tandem's own write (its reconcile stored it)
     for integration_id, side in targets:
-        request_reconcile(runtime, tenant_id, integration_id, issue_id, side)
+        request_reconcile(runtime, tenant_id, integration_id, issue_id, side, scopes)
     return outcome
 
 

@@ -45,6 +45,8 @@ def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str 
         integration,
         side,
         issue_id,
-        lambda: reconcile_issue(runtime, tenant, integration, issue_id, attempt, side),
+        lambda scopes: reconcile_issue(
+            runtime, tenant, integration, issue_id, attempt, side, scopes
+        ),
         requeue,
     )

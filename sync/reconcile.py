@@ -20,6 +20,7 @@ from models.integrations import Integration
 from models.links import IssueLink
 from models.sync_attempts import record_attempt
 from runtime import Runtime
+from sync.comments import CommentSide, sync_comments
 from sync.fields import (
     edit_payload,
     map_value,
@@ -42,6 +43,7 @@ class Plan:
     issue_key: str | None = None
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,11 @@ def reconcile_issue(
     issue_id: str,
     attempt: int = 1,
     side: str = "source",
+    scopes: tuple[str, ...] = ("fields", "comments"),
 ) -> str:
-    """Bring ``issue_id`` (on ``side``) and its mirror in line; one sync_attempts row
-    whatever happens. Returns the outcome; re-raises transient errors so the job retries."""
+    """Bring ``issue_id`` (on ``side``) and its mirror in line, looking at ``scopes``
+    ("fields", "comments"); one sync_attempts row whatever happens. Returns the outcome;
+    re-raises transient errors so the job retries."""
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}")
     started = time.monotonic()
@@ -86,7 +90,9 @@ def reconcile_issue(
     plan = Plan()
     error: str | None = None
     try:
-        outcome = _reconcile(runtime, tenant_id, integration_id, issue_id, side, meter, plan)
+        outcome = _reconcile(
+            runtime, tenant_id, integration_id, issue_id, side, scopes, meter, plan
+        )
     except JiraError as failure:
         outcome = "retrying" if failure.kind == "transient" else "failed"
         error = str(failure)
@@ -104,6 +110,8 @@ def reconcile_issue(
             "side": side,
             "changed": plan.changed,
             "conflicts": plan.conflicts,
+            "scopes": list(scopes),
+            "comments": plan.comments,
             "calls": dict(meter.by_call),
         },
         duration_ms=int((time.monotonic() - started) * 1000),
@@ -163,6 +171,7 @@ def _reconcile(
     integration_id: uuid.UUID,
     issue_id: str,
     side: str,
+    scopes: tuple[str, ...],
     meter: CallMeter,
     plan: Plan,
 ) -> str:
@@ -174,8 +183,48 @@ def _reconcile(
         if side == "target" and not context.two_way:
             plan.action = "skip:one-way integrations do not copy issues back"
             return "skipped"
-        return _create(runtime, tenant_id, context, issue_id, side, plan)
-    return _update(runtime, tenant_id, context, plan)
+        outcome = _create(runtime, tenant_id, context, issue_id, side, plan)
+        if outcome == "ok" and "comments" in context.fields:
+            _comments(runtime, tenant_id, context, issue_id, side, plan)
+        return outcome
+    outcome = "skipped"
+    if "fields" in scopes:
+        outcome = _update(runtime, tenant_id, context, plan)
+    else:
+        plan.action, plan.issue_key = "comments", context.link["source_key"]
+    if "comments" in scopes and "comments" in context.fields:
+        _comments(runtime, tenant_id, context, issue_id, side, plan)
+        if plan.comments:
+            outcome = "ok"
+    return outcome
+
+
+def _comments(
+    runtime: Runtime, tenant_id: uuid.UUID, context: Context, issue_id: str, side: str, plan: Plan
+) -> None:
+    with runtime.db.tenant_session(tenant_id) as session:
+        column = IssueLink.source_issue_id if side == "source" else IssueLink.target_issue_id
+        link = session.execute(
+            select(IssueLink).where(
+                IssueLink.integration_id == context.integration_id, column == issue_id
+            )
+        ).scalar_one_or_none()
+        if link is None:
+            return
+        pair = {
+            "source": (link.source_issue_id, link.source_issue_key),
+            "target": (link.target_issue_id, link.target_issue_key),
+        }
+        link_id = link.id
+    sides = {name: CommentSide(name, context.ends[name].client, *pair[name]) for name in SIDES}
+    plan.comments = sync_comments(
+        runtime,
+        tenant_id,
+        link_id,
+        sides,
+        context.two_way,
+        context.config.get("on_comment_deleted", "ignore"),
+    )
 
 
 def _read(end: End, issue_id: str, fields: list[str]) -> dict[str, Any]:

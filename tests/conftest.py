@@ -10,14 +10,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from config import Settings, load_settings
-from devtools.fresh_db import migrate, recreate_database
+from devtools.fresh_db import drop_database, migrate, recreate_database, with_database
 from keys.keyring_file import create_keyring
 from models.db import Database, driver_url, make_engine
 from models.tenants import create_tenant
@@ -33,19 +35,34 @@ def _require_env() -> None:
         pytest.exit(f"{', '.join(missing)} not set: run the tests with `make test`", returncode=2)
 
 
+def _session_redis(url: str) -> str:
+    """A Redis database of this session's own (3..15 by pid), emptied first, so jobs of
+    another run never reach this run's workers."""
+    session_url = urlunsplit(urlsplit(url)._replace(path=f"/{3 + os.getpid() % 13}"))
+    redis.Redis.from_url(session_url).flushdb()
+    return session_url
+
+
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A fresh database for this session only (``<test db>_<pid>``, so two test runs on
+    one server never meet); the environment is pointed at it for child processes too."""
     _require_env()
-    owner_url = os.environ["DATABASE_OWNER_URL"]
-    name = make_url(driver_url(owner_url)).database or ""
-    if os.environ.get("TANDEM_ENV") != "test" or not name.endswith("_test"):
-        pytest.exit(f"refusing to recreate database {name!r}: run the tests with `make test`", 2)
+    base = make_url(driver_url(os.environ["DATABASE_OWNER_URL"])).database or ""
+    if os.environ.get("TANDEM_ENV") != "test" or not base.endswith("_test"):
+        pytest.exit(f"refusing to recreate database {base!r}: run the tests with `make test`", 2)
+    session_db = f"{base}_{os.getpid()}"
+    for name in REQUIRED[:3]:
+        os.environ[name] = with_database(os.environ[name], session_db)
+    os.environ["REDIS_URL"] = _session_redis(os.environ["REDIS_URL"])
     role_of = {name: make_url(driver_url(os.environ[name])).username for name in REQUIRED[:3]}
+    owner_url = os.environ["DATABASE_OWNER_URL"]
     recreate_database(owner_url, role_of["DATABASE_URL"], role_of["DATABASE_MAINTENANCE_URL"])
     migrate(owner_url)
     keyring = tmp_path_factory.mktemp("keys") / "keyring.json"
     create_keyring(keyring)
-    return replace(load_settings(), env="test", kek_keyring_path=str(keyring), kek_keys="")
+    yield replace(load_settings(), env="test", kek_keyring_path=str(keyring), kek_keys="")
+    drop_database(owner_url)
 
 
 @pytest.fixture(scope="session")

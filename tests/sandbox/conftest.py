@@ -123,7 +123,7 @@ class FakeApp:
 def serve(app: Flask) -> tuple[Any, threading.Thread, int]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
     )
     thread.start()
     return server, thread, server.server_port
@@ -194,9 +194,9 @@ def app_call(
     if token is None:
         token = app_token(sb.shared_secret(site, APP_KEY), method, relative_url)
     headers = {"Authorization": f"JWT {token}", **kwargs.pop("headers", {})}
-    return requests.request(
-        method, sb.site_url(site) + relative_url, headers=headers, timeout=10, **kwargs
-    )
+    timeout = kwargs.pop("timeout", 10)
+    url = sb.site_url(site) + relative_url
+    return requests.request(method, url, headers=headers, timeout=timeout, **kwargs)
 
 
 def wait_idle(sb: RunningSandbox, timeout: float = 10) -> dict[str, Any]:
@@ -218,3 +218,55 @@ def bearer(received: Received) -> str:
     header = received.headers["Authorization"]
     assert header.startswith("JWT ")
     return header[4:]
+
+
+CLIENT_ID = "tandem-oauth-test"
+CLIENT_SECRET = "s3cret-for-tests-only-0123456789abcdef"
+REDIRECT_URI = "http://127.0.0.1:8000/oauth/callback"
+ALL_SCOPES = ("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook")
+
+
+@pytest.fixture
+def oauth_client(sandbox: RunningSandbox) -> RunningSandbox:
+    """The sandbox with one OAuth 2.0 app registered."""
+    sandbox.register_oauth_client(CLIENT_ID, CLIENT_SECRET, [REDIRECT_URI], "Tandem (OAuth)")
+    return sandbox
+
+
+@pytest.fixture
+def connected(oauth_client: RunningSandbox) -> tuple[RunningSandbox, dict[str, Any]]:
+    """The OAuth app consented to on site beta with every scope; its token response."""
+    tokens = oauth_client.connect_oauth(
+        CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, ALL_SCOPES, sites=("beta",)
+    )
+    return oauth_client, tokens
+
+
+def oauth_call(
+    sb: RunningSandbox,
+    method: str,
+    path: str,
+    access_token: str,
+    site: str = "beta",
+    **kwargs: Any,
+) -> requests.Response:
+    """An OAuth app's REST call through the gateway URL (`path` like `/rest/api/3/myself`)."""
+    headers = {"Authorization": f"Bearer {access_token}", **kwargs.pop("headers", {})}
+    return requests.request(
+        method, sb.gateway_url(site) + path, headers=headers, timeout=10, **kwargs
+    )
+
+
+def token_call(sb: RunningSandbox, **params: str) -> requests.Response:
+    """`POST /oauth/token` with a JSON body."""
+    return requests.post(f"{sb.url}/oauth/token", json=params, timeout=10)
+
+
+def refresh(sb: RunningSandbox, refresh_token: str) -> requests.Response:
+    return token_call(
+        sb,
+        grant_type="refresh_token",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=refresh_token,
+    )

@@ -21,6 +21,8 @@ def test_command_line_starts_and_serves():
             "gamma",
             "--log-level",
             "ERROR",
+            "--oauth-client",
+            "tandem:secret:http://127.0.0.1:8000/cb,http://127.0.0.1:8000/cb2",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -33,6 +35,9 @@ def test_command_line_starts_and_serves():
         site = requests.get(f"{url}/sandbox/sites/gamma", timeout=5).json()
         assert site["projects"][0]["key"] == "GAM"
         assert site["baseUrl"] == f"{url}/jira/gamma"
+        (client,) = requests.get(f"{url}/sandbox/oauth/clients", timeout=5).json()
+        assert client["client_id"] == "tandem" and "client_secret" not in client
+        assert client["redirect_uris"] == ["http://127.0.0.1:8000/cb", "http://127.0.0.1:8000/cb2"]
     finally:
         process.terminate()
         process.wait(timeout=5)
@@ -41,7 +46,10 @@ def test_command_line_starts_and_serves():
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the point is that the sandbox refuses it
 
 
-@pytest.mark.parametrize("args", [["--host", ALL_INTERFACES], ["--sites", "A B"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--host", ALL_INTERFACES], ["--sites", "A B"], ["--oauth-client", "id-without-secret"]],
+)
 def test_command_line_refuses_bad_settings(args):
     done = subprocess.run(
         [sys.executable, "-m", "sandbox", "--port", "0", *args],

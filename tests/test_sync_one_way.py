@@ -1,0 +1,135 @@
+"""The sync engine, one way between two projects of a Connect-installed sandbox site:
+real HTTP (Tandem served, the sandbox delivering signed webhooks), a real RQ worker run
+in-process, real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from config import Settings
+from models.links import IssueLink
+from runtime import Runtime
+from sync.markers import LINK_PROPERTY, SYNC_LABEL
+from tests.sync_world import World, sync_world
+
+ONE_WAY = {
+    "name": "ALP to ALPR",
+    "direction": "one_way",
+    "fields": ["summary", "description", "priority", "status", "comments"],
+    "on_comment_deleted": "delete_mirror",
+}
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings, runtime: Runtime) -> Iterator[World]:
+    with sync_world(settings, runtime, "io.tandem.sync-one-way", ONE_WAY) as built:
+        yield built
+
+
+def test_create_mirrors_once_with_markers(world: World) -> None:
+    created = world.control(
+        "POST", "/issues", project="ALP", summary="First mirror", priority="High"
+    )
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    assert mirror["fields"]["summary"] == "First mirror"
+    assert mirror["fields"]["priority"]["name"] == "High"
+    assert SYNC_LABEL in mirror["fields"]["labels"]
+    assert mirror["key"].startswith("ALPR-")
+    (attempt,) = world.attempts(created["key"])
+    assert (attempt.action, attempt.outcome, attempt.error) == ("create", "ok", None)
+    assert attempt.api_calls >= 3  # get source, create mirror, set the link property
+    prop = (
+        world.client()
+        .call("get_property", path_params={"key": mirror["key"], "property": LINK_PROPERTY})
+        .json()
+    )
+    assert prop["value"]["source"] == created["key"]
+    assert prop["value"]["integration"] == str(world.integration_id)
+
+
+def test_edit_writes_only_what_changed(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Before")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", summary="After")
+    world.settle()
+    assert world.mirror_of(created["key"])["fields"]["summary"] == "After"
+    update = world.attempts(created["key"])[-1]
+    assert (update.action, update.outcome, update.details["changed"]) == (
+        "update",
+        "ok",
+        ["summary"],
+    )
+    assert update.details["calls"] == {"get_issue": 1, "edit_issue": 1}
+
+
+def test_fields_outside_the_allow_list_never_travel(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Labels stay home")
+    world.settle()
+    before = len(world.attempts(created["key"]))
+    world.control("PUT", f"/issues/{created['key']}", labels=["secret-label"])
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    assert "secret-label" not in mirror["fields"]["labels"]
+    later = world.attempts(created["key"])[before:]
+    assert later and all(a.outcome == "skipped" for a in later)
+    assert all("edit_issue" not in a.details["calls"] for a in later)
+
+
+def test_status_moves_through_a_multi_step_workflow(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Walk the workflow")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", status="Done")
+    world.settle()
+    assert world.mirror_of(created["key"])["fields"]["status"]["name"] == "Done"
+    assert world.attempts(created["key"])[-1].outcome == "ok"
+
+
+def test_a_repeated_delivery_changes_nothing(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Once only")
+    world.settle()
+    deliveries = requests.get(
+        f"{world.sandbox.url}/sandbox/deliveries", params={"issue_key": created["key"]}, timeout=10
+    ).json()
+    for delivery in deliveries:
+        requests.post(
+            f"{world.sandbox.url}/sandbox/deliveries/{delivery['identifier']}/redeliver",
+            timeout=10,
+        )
+    world.settle()
+    with world.runtime.db.tenant_session(world.tenant_id) as session:
+        links = (
+            session.execute(select(IssueLink).where(IssueLink.source_issue_key == created["key"]))
+            .scalars()
+            .all()
+        )
+    assert len(links) == 1
+    assert [a.action for a in world.attempts(created["key"])].count("create") == 1
+
+
+def test_comments_are_copied_with_attribution_edited_and_deleted(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Talk about it")
+    world.settle()
+    mirror_key = world.mirror_of(created["key"])["key"]
+    comment = world.control("POST", f"/issues/{created['key']}/comments", body="Looks good to me")
+    world.settle()
+    (copy,) = world.comments(mirror_key)
+    assert copy["text"].startswith("Looks good to me")
+    assert f"mirrored by Tandem from {created['key']}" in copy["text"]
+
+    world.control("PUT", f"/issues/{created['key']}/comments/{comment['id']}", body="Looks great")
+    world.settle()
+    (copy,) = world.comments(mirror_key)
+    assert copy["text"].startswith("Looks great")
+
+    world.control("POST", f"/issues/{mirror_key}/comments", body="Only on the mirror")
+    world.settle()
+    assert len(world.comments(created["key"])) == 1, "one-way: nothing travels back"
+
+    world.control("DELETE", f"/issues/{created['key']}/comments/{comment['id']}")
+    world.settle()
+    assert [c["text"] for c in world.comments(mirror_key)] == ["Only on the mirror"]

@@ -1,0 +1,88 @@
+"""Two-way sync between two projects: changes travel both ways, Tandem's own writes never
+echo back, and when both sides changed a field the newest change wins and is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from config import Settings
+from runtime import Runtime
+from tests.sync_world import World, sync_world
+
+TWO_WAY = {
+    "name": "ALP with ALPR",
+    "direction": "two_way",
+    "fields": ["summary", "priority", "status", "comments"],
+}
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings, runtime: Runtime) -> Iterator[World]:
+    with sync_world(settings, runtime, "io.tandem.sync-two-way", TWO_WAY) as built:
+        yield built
+
+
+def writes(world: World, key: str, after: int = 0) -> int:
+    """How many Jira writes the attempts for ``key`` made (after the first ``after``)."""
+    names = ("create_issue", "edit_issue", "transition")
+    return sum(
+        count
+        for attempt in world.attempts(key)[after:]
+        for name, count in attempt.details["calls"].items()
+        if name in names
+    )
+
+
+def test_a_change_on_the_mirror_travels_back_once(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Round trip")
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    before = len(world.attempts(created["key"]))
+    world.control("PUT", f"/issues/{mirror['key']}", summary="Edited on the mirror")
+    world.settle()
+    assert world.control("GET", f"/issues/{created['key']}")["fields"]["summary"] == (
+        "Edited on the mirror"
+    )
+    assert writes(world, created["key"], before) == 1, "one write, no echo"
+
+
+def test_an_issue_created_on_the_target_side_is_mirrored_back(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALPR", summary="Born on ALPR")
+    world.settle()
+    origin = world.mirror_of(created["key"])
+    assert origin["key"].startswith("ALP-")
+    assert origin["fields"]["summary"] == "Born on ALPR"
+    link = world.link_of(created["key"])
+    assert (link.source_issue_key, link.target_issue_key) == (origin["key"], created["key"])
+    total_links = [world.link_of(origin["key"]).id]
+    assert total_links == [link.id], "mirroring back did not start a loop"
+
+
+def test_both_sides_changed_newest_wins_and_is_audited(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Contested")
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    world.control("PUT", f"/issues/{created['key']}", summary="Source says")
+    world.control("PUT", f"/issues/{mirror['key']}", summary="Target says, later")
+    world.settle()
+    source = world.control("GET", f"/issues/{created['key']}")["fields"]["summary"]
+    target = world.control("GET", f"/issues/{mirror['key']}")["fields"]["summary"]
+    assert source == target == "Target says, later"
+    conflicts = [a for a in world.attempts(created["key"]) if a.details.get("conflicts")]
+    assert conflicts and conflicts[0].details["conflicts"] == ["summary"]
+
+
+def test_comments_travel_both_ways_without_ping_pong(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Chatty")
+    world.settle()
+    mirror_key = world.mirror_of(created["key"])["key"]
+    world.control("POST", f"/issues/{created['key']}/comments", body="From the source")
+    world.control("POST", f"/issues/{mirror_key}/comments", body="From the mirror")
+    world.settle()
+    source = sorted(c["text"].split("\n")[0] for c in world.comments(created["key"]))
+    target = sorted(c["text"].split("\n")[0] for c in world.comments(mirror_key))
+    assert source == target == ["From the mirror", "From the source"]
+    world.settle()
+    assert len(world.comments(created["key"])) == len(world.comments(mirror_key)) == 2
