@@ -78,14 +78,20 @@ def scopes_for(payload: dict[str, Any]) -> tuple[str, ...]:
     """What an event asks a reconcile to look at; () when another event covers it."""
     event = payload.get("webhookEvent", "")
     if event == "jira:issue_created":
-        return ("fields", "comments")
+        return ("attachments", "comments", "fields")
+    if event == "jira:issue_deleted":
+        return ("deleted",)
     if event == "jira:issue_updated":
         if payload.get("issue_event_type_name") in COMMENT_TYPES:
             return ()  # the comment_* event of the same change does the work
-        return ("fields",)
+        items = (payload.get("changelog") or {}).get("items") or []
+        changed = {str(item.get("field", "")).lower() for item in items}
+        if changed == {"attachment"}:
+            return ("attachments",)
+        return ("attachments", "fields") if "attachment" in changed else ("fields",)
     if event.startswith("comment_"):
         return ("comments",)
-    return ()
+    return ()  # attachment_* bodies name no issue; the issue_updated beside them does
 
 
 def request_reconcile(
