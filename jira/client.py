@@ -107,7 +107,7 @@ class JiraClient:
     ) -> requests.Response | None:
         headers = {"Accept": "application/json", **options.get("headers", {})}
         headers.update(self.credentials.headers_for(call.method, path_and_query))
-        rest = {key: value for key, value in options.items() if key != "headers"}
+        rest = {k: v for k, v in options.items() if k not in ("headers", "allow_redirects")}
         self.meter.count(call.name, call.points)
         try:
             return self.http.request(
@@ -116,7 +116,9 @@ class JiraClient:
                 json=json,
                 headers=headers,
                 timeout=self.timeout,
-                allow_redirects=False,
+                # Only attachment downloads follow redirects (Jira sends them to its media
+                # service; requests drops our Authorization header on another host).
+                allow_redirects=options.get("allow_redirects", False),
                 **rest,
             )
         except (requests.ConnectionError, requests.Timeout) as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 SYNC_LABEL = "tandem-synced"
+DELETED_LABEL = "tandem-source-deleted"
 LINK_PROPERTY = "tandem.link"
 ATTRIBUTION_PREFIX = "\u2014 mirrored by Tandem from"
 

@@ -20,6 +20,7 @@ from models.integrations import Integration
 from models.links import IssueLink
 from models.sync_attempts import record_attempt
 from runtime import Runtime
+from sync.attachments import AttachmentSide, sync_attachments
 from sync.comments import CommentSide, sync_comments
 from sync.fields import (
     edit_payload,
@@ -28,7 +29,7 @@ from sync.fields import (
     reverse_mappings,
     value_hash,
 )
-from sync.markers import LINK_PROPERTY, SYNC_LABEL, link_property
+from sync.markers import DELETED_LABEL, LINK_PROPERTY, SYNC_LABEL, link_property
 from sync.sites import client_for, ends_of
 from sync.transitions import move_to_status
 
@@ -43,7 +44,7 @@ class Plan:
     issue_key: str | None = None
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)  # what happened to comments/files
 
 
 @dataclass(frozen=True)
@@ -183,25 +184,33 @@ def _reconcile(
         if side == "target" and not context.two_way:
             plan.action = "skip:one-way integrations do not copy issues back"
             return "skipped"
+        if "deleted" in scopes:
+            plan.action = "skip:the issue was deleted and has no active mirror"
+            return "skipped"
         outcome = _create(runtime, tenant_id, context, issue_id, side, plan)
-        if outcome == "ok" and "comments" in context.fields:
-            _comments(runtime, tenant_id, context, issue_id, side, plan)
+        children = {"comments", "attachments"} & set(context.fields)
+        if outcome == "ok" and children:
+            _children(runtime, tenant_id, context, issue_id, side, children, plan)
         return outcome
+    if "deleted" in scopes:
+        return _deleted(runtime, tenant_id, context, side, plan)
     outcome = "skipped"
     if "fields" in scopes:
         outcome = _update(runtime, tenant_id, context, plan)
     else:
-        plan.action, plan.issue_key = "comments", context.link["source_key"]
-    if "comments" in scopes and "comments" in context.fields:
-        _comments(runtime, tenant_id, context, issue_id, side, plan)
+        plan.action, plan.issue_key = "children", context.link["source_key"]
+    children = {"comments", "attachments"} & set(context.fields) & set(scopes)
+    if children:
+        _children(runtime, tenant_id, context, issue_id, side, children, plan)
         if plan.comments:
             outcome = "ok"
     return outcome
 
 
-def _comments(
-    runtime: Runtime, tenant_id: uuid.UUID, context: Context, issue_id: str, side: str, plan: Plan
-) -> None:
+def _pair(
+    runtime: Runtime, tenant_id: uuid.UUID, context: Context, issue_id: str, side: str
+) -> tuple[uuid.UUID, dict[str, tuple[str, str]]] | None:
+    """The link id and both issues (id, key) of the pair ``issue_id`` belongs to."""
     with runtime.db.tenant_session(tenant_id) as session:
         column = IssueLink.source_issue_id if side == "source" else IssueLink.target_issue_id
         link = session.execute(
@@ -210,21 +219,85 @@ def _comments(
             )
         ).scalar_one_or_none()
         if link is None:
-            return
-        pair = {
+            return None
+        return link.id, {
             "source": (link.source_issue_id, link.source_issue_key),
             "target": (link.target_issue_id, link.target_issue_key),
         }
-        link_id = link.id
-    sides = {name: CommentSide(name, context.ends[name].client, *pair[name]) for name in SIDES}
-    plan.comments = sync_comments(
-        runtime,
-        tenant_id,
-        link_id,
-        sides,
-        context.two_way,
-        context.config.get("on_comment_deleted", "ignore"),
-    )
+
+
+def _children(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    context: Context,
+    issue_id: str,
+    side: str,
+    kinds: set[str],
+    plan: Plan,
+) -> None:
+    """Sync the comments and/or attachments of a linked pair."""
+    found = _pair(runtime, tenant_id, context, issue_id, side)
+    if found is None:
+        return
+    link_id, pair = found
+    if "comments" in kinds:
+        sides = {n: CommentSide(n, context.ends[n].client, *pair[n]) for n in SIDES}
+        plan.comments += sync_comments(
+            runtime,
+            tenant_id,
+            link_id,
+            sides,
+            context.two_way,
+            context.config.get("on_comment_deleted", "ignore"),
+        )
+    if "attachments" in kinds:
+        files = {
+            n: AttachmentSide(n, context.ends[n].client, *pair[n], context.ends[n].site)
+            for n in SIDES
+        }
+        plan.comments += sync_attachments(
+            runtime,
+            tenant_id,
+            link_id,
+            files,
+            context.two_way,
+            int(context.config.get("attachment_max_bytes", 10 * 1024 * 1024)),
+        )
+
+
+def _deleted(
+    runtime: Runtime, tenant_id: uuid.UUID, context: Context, side: str, plan: Plan
+) -> str:
+    """The issue on ``side`` was deleted: apply the integration's policy to its mirror."""
+    link = context.link
+    assert link is not None
+    plan.action, plan.issue_key = "delete", link[f"{side}_key"]
+    try:
+        context.ends[side].client.call(
+            "get_issue", path_params={"key": link[side]}, params={"fields": "summary"}
+        )
+        plan.action = "skip:the issue still exists (a late or out-of-order event)"
+        return "skipped"
+    except PermanentError as error:
+        if error.status != 404:
+            raise
+    other = "target" if side == "source" else "source"
+    policy = context.config.get("on_issue_deleted", "ignore")
+    mirror = context.ends[other].client
+    if policy == "delete_mirror":
+        mirror.call("delete_issue", path_params={"key": link[other]})
+    elif policy == "label_mirror":
+        mirror.call(
+            "edit_issue",
+            path_params={"key": link[other]},
+            json={"update": {"labels": [{"add": DELETED_LABEL}]}},
+        )
+    plan.changed = [f"mirror: {policy}"]
+    with runtime.db.tenant_session(tenant_id) as session:
+        row = session.get(IssueLink, link["id"])
+        if row is not None:
+            row.state = "deleted"
+    return "ok"
 
 
 def _read(end: End, issue_id: str, fields: list[str]) -> dict[str, Any]:

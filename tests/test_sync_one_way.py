@@ -19,8 +19,10 @@ from tests.sync_world import World, sync_world
 ONE_WAY = {
     "name": "ALP to ALPR",
     "direction": "one_way",
-    "fields": ["summary", "description", "priority", "status", "comments"],
+    "fields": ["summary", "description", "priority", "status", "comments", "attachments"],
     "on_comment_deleted": "delete_mirror",
+    "on_issue_deleted": "label_mirror",
+    "attachment_max_bytes": 2048,
 }
 
 
@@ -133,3 +135,56 @@ def test_comments_are_copied_with_attribution_edited_and_deleted(world: World) -
     world.control("DELETE", f"/issues/{created['key']}/comments/{comment['id']}")
     world.settle()
     assert [c["text"] for c in world.comments(mirror_key)] == ["Only on the mirror"]
+
+
+def _attachments(world: World, key: str) -> dict[str, bytes]:
+    client = world.client()
+    issue = client.call(
+        "get_issue", path_params={"key": key}, params={"fields": "attachment"}
+    ).json()
+    return {
+        a["filename"]: client.call(
+            "get_attachment_content", path_params={"id": str(a["id"])}, allow_redirects=True
+        ).content
+        for a in issue["fields"]["attachment"]
+    }
+
+
+def test_attachments_are_streamed_and_large_ones_skipped_with_a_note(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="With files")
+    world.settle()
+    mirror_key = world.mirror_of(created["key"])["key"]
+    small = world.control(
+        "POST",
+        f"/issues/{created['key']}/attachments",
+        filename="notes.txt",
+        content="hello attachments",
+    )
+    world.control(
+        "POST", f"/issues/{created['key']}/attachments", filename="huge.log", content="x" * 5000
+    )
+    world.settle()
+    assert _attachments(world, mirror_key) == {"notes.txt": b"hello attachments"}
+    notes = [c["text"] for c in world.comments(mirror_key)]
+    assert any("huge.log" in text and "larger than the 2048-byte limit" in text for text in notes)
+    skipped = [
+        a
+        for a in world.attempts(created["key"])
+        if any("too large" in step for step in a.details.get("comments", []))
+    ]
+    assert skipped, "the skip is recorded in the sync attempt"
+
+    world.control("DELETE", f"/issues/{created['key']}/attachments/{small['id']}")
+    world.settle()
+    assert _attachments(world, mirror_key) == {}
+
+
+def test_deleting_the_source_labels_the_mirror(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Short-lived")
+    world.settle()
+    mirror_key = world.mirror_of(created["key"])["key"]
+    world.control("DELETE", f"/issues/{created['key']}")
+    world.settle()
+    mirror = world.control("GET", f"/issues/{mirror_key}")
+    assert "tandem-source-deleted" in mirror["fields"]["labels"]
+    assert world.attempts(created["key"])[-1].action == "delete"
