@@ -8,7 +8,7 @@ from rq.cron import CronScheduler
 
 from config import load_settings
 from runtime import redis_client
-from sync.jobs import sweep_webhook_inbox
+from sync.jobs import drift_sweep, sweep_webhook_inbox
 
 HEARTBEAT_KEY = "tandem:clock:heartbeat"
 
@@ -24,3 +24,4 @@ def register_schedule(scheduler: CronScheduler) -> None:
     """Every periodic job of the deployment, in one place."""
     scheduler.register(heartbeat, queue_name="maintenance", interval=60)
     scheduler.register(sweep_webhook_inbox, queue_name="maintenance", interval=5)
+    scheduler.register(drift_sweep, queue_name="maintenance", interval=300)

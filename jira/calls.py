@@ -30,6 +30,9 @@ _CALLS = (
     JiraCall("myself", "GET", "/rest/api/3/myself", "read:jira-user", "READ"),
     JiraCall("get_issue", "GET", "/rest/api/3/issue/{key}", "read:jira-work", "READ"),
     JiraCall("search", "POST", "/rest/api/3/search/jql", "read:jira-work", "READ", points=2),
+    JiraCall(
+        "count_issues", "POST", "/rest/api/3/search/approximate-count", "read:jira-work", "READ"
+    ),
     JiraCall("create_issue", "POST", "/rest/api/3/issue", "write:jira-work", "WRITE", points=2),
     JiraCall("edit_issue", "PUT", "/rest/api/3/issue/{key}", "write:jira-work", "WRITE", points=2),
     JiraCall("delete_issue", "DELETE", "/rest/api/3/issue/{key}", "write:jira-work", "DELETE", 2),

@@ -9,7 +9,9 @@ from rq import get_current_job
 
 from models.db import as_tenant_id
 from runtime import process_runtime
+from sync.backfill import run_backfill_page
 from sync.dispatch import QUEUE, RETRY, run_serialised
+from sync.drift import check_drift, integrations_to_check
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
 from sync.reconcile import reconcile_issue
@@ -50,3 +52,28 @@ def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str 
         ),
         requeue,
     )
+
+
+def backfill_job(tenant_id: str, integration_id: str) -> int:
+    """Job: mirror pre-existing issues page by page (resumable: rerun continues)."""
+    runtime = process_runtime()
+    pages = 0
+    while run_backfill_page(runtime, as_tenant_id(tenant_id), uuid.UUID(integration_id)):
+        pages += 1
+    return pages + 1
+
+
+def drift_sweep() -> int:
+    """Clock job: enqueue a drift check for every enabled integration."""
+    runtime = process_runtime()
+    checks = integrations_to_check(runtime)
+    for tenant_id, integration_id in checks:
+        runtime.queue("maintenance").enqueue(
+            drift_job, str(tenant_id), str(integration_id), job_id=f"drift-{integration_id}"
+        )
+    return len(checks)
+
+
+def drift_job(tenant_id: str, integration_id: str) -> int:
+    """Job: reconcile one integration's issues updated since its watermark."""
+    return check_drift(process_runtime(), as_tenant_id(tenant_id), uuid.UUID(integration_id))

@@ -124,7 +124,7 @@ def sync_world(
                         **integration,
                         "source": {**source, "project": "ALP"},
                         "target": {**source, "project": "ALPR"},
-                        "enabled": True,
+                        "enabled": integration.get("enabled", True),
                     },
                 )
             old = runtime_module._process_runtime
