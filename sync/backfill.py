@@ -93,7 +93,7 @@ def run_backfill_page(runtime: Runtime, tenant_id: uuid.UUID, integration_id: uu
                 integration_id,
                 "source",
                 issue_id,
-                lambda scopes, issue_id=issue_id: reconcile_issue(
+                lambda scopes, event, issue_id=issue_id: reconcile_issue(
                     runtime, tenant_id, integration_id, issue_id, scopes=ALL_SCOPES
                 ),
                 lambda _delay: None,  # held by an event's reconcile, which mirrors it

@@ -3,6 +3,7 @@ and serialised (one running at a time; a change that arrives meanwhile re-runs i
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -94,6 +95,15 @@ def scopes_for(payload: dict[str, Any]) -> tuple[str, ...]:
     return ()  # attachment_* bodies name no issue; the issue_updated beside them does
 
 
+# Keep the newest event body per issue: a coalesced job reconciles from the latest one.
+_KEEP_NEWEST = """
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current)['timestamp'] > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 3600)
+return 1
+"""
+
+
 def request_reconcile(
     runtime: Runtime,
     tenant_id: uuid.UUID,
@@ -101,14 +111,25 @@ def request_reconcile(
     issue_id: str,
     side: str = "source",
     scopes: tuple[str, ...] = ("fields",),
+    event: dict[str, Any] | None = None,
 ) -> bool:
-    """Add ``scopes`` to what (integration, side, issue) must look at and make sure one
-    job will; False if a job was already queued (the change is coalesced into it)."""
+    """Add ``scopes`` to what (integration, side, issue) must look at (and keep ``event``,
+    the webhook body, if it is the newest), and make sure one job will; False if a job
+    was already queued (the change is coalesced into it)."""
     from sync.jobs import reconcile_job  # the job module imports this one
 
     dirty = _key("dirty", integration_id, side, issue_id)
     with runtime.redis.pipeline() as pipeline:
         pipeline.sadd(dirty, *scopes).expire(dirty, 3600).execute()
+    if event and isinstance(event.get("timestamp"), int) and event.get("issue"):
+        kept = {"timestamp": event["timestamp"], "issue": event["issue"]}
+        runtime.redis.eval(
+            _KEEP_NEWEST,
+            1,
+            _key("event", integration_id, side, issue_id),
+            json.dumps(kept),
+            event["timestamp"],
+        )
     identifier = job_id(integration_id, side, issue_id)
     try:
         if Job.fetch(identifier, connection=runtime.redis).get_status() == JobStatus.QUEUED:
@@ -134,24 +155,27 @@ def run_serialised(
     integration_id: uuid.UUID,
     side: str,
     issue_id: str,
-    reconcile: Callable[[tuple[str, ...]], Any],
+    reconcile: Callable[[tuple[str, ...], dict[str, Any] | None], Any],
     requeue: Callable[[timedelta], Any],
 ) -> Any:
-    """Run ``reconcile(scopes)`` under a per-link lock; if another run holds it, try again
-    shortly; if a change arrived while running, run once more with its scopes."""
+    """Run ``reconcile(scopes, newest event)`` under a per-link lock; if another run holds
+    it, try again shortly; if a change arrived while running, run once more with it."""
     subject = lock_subject(runtime, tenant_id, integration_id, side, issue_id)
     lock = runtime.redis.lock(_key("lock", integration_id, *subject), timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         requeue(timedelta(seconds=1))
         return "deferred"
     dirty = _key("dirty", integration_id, side, issue_id)
+    kept = _key("event", integration_id, side, issue_id)
     try:
         result = None
         for _ in range(3):  # bounded: a busy issue is picked up again by the next event
             with runtime.redis.pipeline() as pipeline:
-                members, _ = pipeline.smembers(dirty).delete(dirty).execute()
+                members, _, event, _ = (
+                    pipeline.smembers(dirty).delete(dirty).get(kept).delete(kept).execute()
+                )
             scopes = tuple(sorted(m.decode() for m in members)) or ("fields",)
-            result = reconcile(scopes)
+            result = reconcile(scopes, json.loads(event) if event else None)
             if not runtime.redis.exists(dirty):
                 break
         return result

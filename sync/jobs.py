@@ -47,8 +47,8 @@ def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str 
         integration,
         side,
         issue_id,
-        lambda scopes: reconcile_issue(
-            runtime, tenant, integration, issue_id, attempt, side, scopes
+        lambda scopes, event: reconcile_issue(
+            runtime, tenant, integration, issue_id, attempt, side, scopes, event
         ),
         requeue,
     )

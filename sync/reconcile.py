@@ -23,6 +23,7 @@ from runtime import Runtime
 from sync.attachments import AttachmentSide, sync_attachments
 from sync.comments import CommentSide, sync_comments
 from sync.fields import (
+    VALUE_FIELDS,
     edit_payload,
     map_value,
     read_values,
@@ -34,6 +35,10 @@ from sync.sites import client_for, ends_of
 from sync.transitions import move_to_status
 
 SIDES = ("source", "target")
+SEEN = "_seen"  # in field_hashes: the newest change (epoch ms) already reconciled
+# Fields a Jira webhook carries exactly as a REST v3 read returns them (the description
+# comes as wiki markup in webhooks, so it always needs a read).
+EVENT_SAFE_FIELDS = {"summary", "priority", "issuetype", "status", "assignee"}
 
 
 @dataclass
@@ -80,6 +85,7 @@ def reconcile_issue(
     attempt: int = 1,
     side: str = "source",
     scopes: tuple[str, ...] = ("fields", "comments"),
+    event: dict[str, Any] | None = None,
 ) -> str:
     """Bring ``issue_id`` (on ``side``) and its mirror in line, looking at ``scopes``
     ("fields", "comments"); one sync_attempts row whatever happens. Returns the outcome;
@@ -92,7 +98,7 @@ def reconcile_issue(
     error: str | None = None
     try:
         outcome = _reconcile(
-            runtime, tenant_id, integration_id, issue_id, side, scopes, meter, plan
+            runtime, tenant_id, integration_id, issue_id, side, scopes, event, meter, plan
         )
     except JiraError as failure:
         outcome = "retrying" if failure.kind == "transient" else "failed"
@@ -173,6 +179,7 @@ def _reconcile(
     issue_id: str,
     side: str,
     scopes: tuple[str, ...],
+    event: dict[str, Any] | None,
     meter: CallMeter,
     plan: Plan,
 ) -> str:
@@ -196,7 +203,7 @@ def _reconcile(
         return _deleted(runtime, tenant_id, context, side, plan)
     outcome = "skipped"
     if "fields" in scopes:
-        outcome = _update(runtime, tenant_id, context, plan)
+        outcome = _update(runtime, tenant_id, context, plan, side, event)
     else:
         plan.action, plan.issue_key = "children", context.link["source_key"]
     children = {"comments", "attachments"} & set(context.fields) & set(scopes)
@@ -345,12 +352,13 @@ def _create(
     plan.changed = sorted(values)
     ours = {n: value_hash(v) for n, v in raw.items()}
     theirs = {n: value_hash(v) for n, v in values.items()}
-    hashes = {
+    hashes: dict[str, Any] = {
         n: {"source": ours[n], "target": theirs[n]}
         if side == "source"
         else {"source": theirs[n], "target": ours[n]}
         for n in raw
     }
+    hashes[SEEN] = _updated_ms(issue)
     ids = {side: (issue["id"], issue["key"]), other: (created["id"], created["key"])}
     with runtime.db.tenant_session(tenant_id) as session:
         session.add(
@@ -368,17 +376,32 @@ def _create(
     return "ok"
 
 
-def _update(runtime: Runtime, tenant_id: uuid.UUID, context: Context, plan: Plan) -> str:
+def _update(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    context: Context,
+    plan: Plan,
+    side: str,
+    event: dict[str, Any] | None,
+) -> str:
     link = context.link
     assert link is not None
     plan.action = "update"
     plan.issue_key = link["source_key"]
-    issues = {"source": _read(context.ends["source"], link["source"], context.fields)}
-    if context.two_way:
-        issues["target"] = _read(context.ends["target"], link["target"], context.fields)
+    seen = int(link["hashes"].get(SEEN, 0))
+    from_event = _current_event_issue(event, context.fields, seen)
+    issues: dict[str, dict[str, Any]] = {}
+    for name in SIDES if context.two_way else ("source",):
+        if from_event is not None and name == side:
+            issues[name] = from_event  # the webhook body is current: no read needed
+        else:
+            issues[name] = _read(context.ends[name], link[name], context.fields)
+    newest = max(seen, event["timestamp"] if from_event else _updated_ms(issues[side]))
     raw = {name: read_values(issue, context.fields) for name, issue in issues.items()}
     writes: dict[str, dict[str, Any]] = {"source": {}, "target": {}}
-    hashes = {n: dict(h) for n, h in link["hashes"].items()}
+    hashes: dict[str, Any] = {
+        n: dict(h) for n, h in link["hashes"].items() if not n.startswith("_")
+    }
     for name in context.fields:
         if name not in raw["source"]:
             continue
@@ -397,15 +420,40 @@ def _update(runtime: Runtime, tenant_id: uuid.UUID, context: Context, plan: Plan
         if values:
             _write(context.ends[side], link[side], values, issues.get(side))
     plan.changed = sorted({*writes["source"], *writes["target"]})
-    if not plan.changed:
+    hashes[SEEN] = newest
+    if not plan.changed and newest == seen:
         return "skipped"
     with runtime.db.tenant_session(tenant_id) as session:
         row = session.get(IssueLink, link["id"])
         if row is None:
             raise PermanentError("the link was removed while syncing")
         row.field_hashes = hashes
-        row.last_synced_at = datetime.now(UTC)
-    return "ok"
+        if plan.changed:
+            row.last_synced_at = datetime.now(UTC)
+    return "ok" if plan.changed else "skipped"
+
+
+def _current_event_issue(
+    event: dict[str, Any] | None, fields: list[str], seen: int
+) -> dict[str, Any] | None:
+    """The webhook's issue when it can stand in for a read: it is not older than what was
+    already synced, and every field needed is one webhooks carry in the same form."""
+    if not event or int(event.get("timestamp") or 0) < seen:
+        return None
+    needed = [name for name in fields if name in VALUE_FIELDS]
+    issue_fields = (event.get("issue") or {}).get("fields") or {}
+    if not set(needed) <= EVENT_SAFE_FIELDS or not all(n in issue_fields for n in needed):
+        return None
+    return event["issue"]
+
+
+def _updated_ms(issue: dict[str, Any]) -> int:
+    """An issue's ``updated`` time in epoch milliseconds (0 if absent or unreadable)."""
+    raw = (issue.get("fields") or {}).get("updated")
+    try:
+        return int(datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _winner(

@@ -86,3 +86,15 @@ def test_comments_travel_both_ways_without_ping_pong(world: World) -> None:
     assert source == target == ["From the mirror", "From the source"]
     world.settle()
     assert len(world.comments(created["key"])) == len(world.comments(mirror_key)) == 2
+
+
+def test_a_current_webhook_body_saves_the_read(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Cheap edits")
+    world.settle()
+    before = len(world.attempts(created["key"]))
+    world.control("PUT", f"/issues/{created['key']}", priority="Low")
+    world.settle()
+    (update,) = [a for a in world.attempts(created["key"])[before:] if a.outcome == "ok"]
+    # The source side comes from the webhook; only the other side is read (two-way).
+    assert update.details["calls"] == {"get_issue": 1, "edit_issue": 1}
+    assert world.mirror_of(created["key"])["fields"]["priority"]["name"] == "Low"
