@@ -34,18 +34,21 @@ def job_id(integration_id: uuid.UUID | str, side: str, issue_id: str) -> str:
 
 
 def integrations_for_event(
-    session: Session, installation_id: uuid.UUID, project_key: str | None
+    session: Session, end_id: uuid.UUID, project_key: str | None, kind: str = "installation"
 ) -> list[tuple[uuid.UUID, str]]:
-    """(integration, side) for every enabled integration this installation's project
-    feeds: as its source, or as the target of a two-way integration."""
+    """(integration, side) for every enabled integration this installation's (or, with
+    ``kind="connection"``, this connected site's) project feeds: as its source, or as the
+    target of a two-way integration."""
+    if kind not in ("installation", "connection"):
+        raise ValueError(f"unknown end kind {kind!r}")
     found: list[tuple[uuid.UUID, str]] = []
     for side in ("source", "target"):
-        installation = getattr(Integration, f"{side}_installation_id")
+        end = getattr(Integration, f"{side}_{kind}_id")
         project = getattr(Integration, f"{side}_project")
         query = select(Integration.id, Integration.config).where(
             Integration.enabled.is_(True),
             Integration.paused_reason.is_(None),
-            installation == installation_id,
+            end == end_id,
         )
         if project_key:
             query = query.where(project == project_key)

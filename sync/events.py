@@ -1,5 +1,6 @@
-"""What a webhook event job does. For now: record that it ran (the sync issue adds the
-reconciliation it triggers)."""
+"""What a webhook event job does: mark the inbox row done and ask for a reconcile of the
+issue in every integration the sender's project feeds. The sender is an installation
+(Connect webhooks) or a connection (dynamic webhooks of an OAuth-connected site)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from models.connections import Connection
 from models.installations import Installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
@@ -29,26 +32,42 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
             return "busy"  # another worker holds it, or it is gone with its tenant
         if event.status in ("processed", "skipped"):
             return "already-done"
-        status = session.execute(
-            select(Installation.status).where(Installation.id == event.installation_id)
-        ).scalar_one()
+        kind, end_id = _sender(event)
         event.job_runs += 1
-        event.status = "processed" if status in ACTIVE_INSTALLATION else "skipped"
+        event.status = "processed" if _active(session, kind, end_id) else "skipped"
         event.processed_at = func.now()
         targets = (
-            integrations_for_event(session, event.installation_id, _project_key(event.payload))
+            integrations_for_event(session, end_id, _project_key(event.payload), kind)
             if event.status == "processed"
             else []
         )
         issue_id = (event.payload.get("issue") or {}).get("id")
-        installation_id, payload = event.installation_id, event.payload
+        payload = event.payload
         outcome = event.status
     scopes = scopes_for(payload)
-    if not issue_id or not scopes or is_own_change(runtime, installation_id, payload):
+    if not issue_id or not scopes or is_own_change(runtime, end_id, payload):
         return outcome  # nothing to do, or Tandem's own write (its reconcile stored it)
     for integration_id, side in targets:
-        request_reconcile(runtime, tenant_id, integration_id, issue_id, side, scopes, payload)
+        request_reconcile(runtime, tenant_id, integration_id, issue_id, side, scopes)
     return outcome
+
+
+def _sender(event: WebhookEvent) -> tuple[str, uuid.UUID]:
+    """Who sent the event: ("installation", id) or ("connection", id)."""
+    if event.installation_id is not None:
+        return "installation", event.installation_id
+    assert event.connection_id is not None  # the table's CHECK holds exactly one
+    return "connection", event.connection_id
+
+
+def _active(session: Session, kind: str, end_id: uuid.UUID) -> bool:
+    if kind == "installation":
+        status = session.execute(
+            select(Installation.status).where(Installation.id == end_id)
+        ).scalar_one()
+        return status in ACTIVE_INSTALLATION
+    status = session.execute(select(Connection.status).where(Connection.id == end_id)).scalar_one()
+    return status == "active"
 
 
 def _project_key(payload: dict[str, Any]) -> str | None:

@@ -59,14 +59,14 @@ def reverse_mappings(mappings: dict[str, Any]) -> dict[str, Any]:
 
 
 def map_value(field: str, value: Any, mappings: dict[str, Any]) -> Any:
-    """The value the other side should have: named values and users through the maps."""
+    """The value the other side should have: named values and users through the explicit
+    maps (people without an explicit mapping are resolved by ``sync.people``)."""
     if value is None:
-        return mappings.get("default_assignee") if field == "assignee" else None
+        return None
     if field in NAMED:
         return (mappings.get(field) or {}).get(value, value)
     if field == "assignee":
-        users = mappings.get("users") or {}
-        return users.get(value, mappings.get("default_assignee", value))
+        return (mappings.get("users") or {}).get(value, value)
     return value
 
 

@@ -21,25 +21,29 @@ IN_FLIGHT = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus
 def record_webhook(
     runtime: Runtime,
     tenant_id: uuid.UUID,
-    installation_id: uuid.UUID,
+    installation_id: uuid.UUID | None,
     identifier: str,
     event: str,
     body: str,
+    connection_id: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
-    """Commit one inbox row holding the JSON body as received; None if this identifier
-    was already received (a duplicate)."""
+    """Commit one inbox row holding the JSON body as received, from an installation or
+    (dynamic webhooks) a connection; None if this identifier was already received."""
+    if (installation_id is None) == (connection_id is None):
+        raise ValueError("a webhook comes from exactly one installation or connection")
     with runtime.db.tenant_connection(tenant_id) as connection:
         return connection.execute(
             text(
-                "INSERT INTO webhook_events (id, tenant_id, installation_id, identifier, event, "
-                "payload) VALUES (:id, :tenant, :installation, :identifier, :event, "
-                "CAST(:payload AS jsonb)) ON CONFLICT (tenant_id, identifier) DO NOTHING "
-                "RETURNING id"
+                "INSERT INTO webhook_events (id, tenant_id, installation_id, connection_id, "
+                "identifier, event, payload) VALUES (:id, :tenant, :installation, :connection, "
+                ":identifier, :event, CAST(:payload AS jsonb)) "
+                "ON CONFLICT (tenant_id, identifier) DO NOTHING RETURNING id"
             ),
             {
                 "id": uuid.uuid4(),
                 "tenant": tenant_id,
                 "installation": installation_id,
+                "connection": connection_id,
                 "identifier": identifier,
                 "event": event,
                 "payload": body,

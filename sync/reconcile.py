@@ -31,6 +31,7 @@ from sync.fields import (
     value_hash,
 )
 from sync.markers import DELETED_LABEL, LINK_PROPERTY, SYNC_LABEL, link_property
+from sync.people import resolve_assignee
 from sync.sites import client_for, ends_of
 from sync.transitions import move_to_status
 
@@ -320,6 +321,23 @@ def _mappings(context: Context, towards: str) -> dict[str, Any]:
     return mappings if towards == "target" else reverse_mappings(mappings)
 
 
+def _for_other_side(runtime: Runtime, context: Context, name: str, value: Any, towards: str) -> Any:
+    """``value`` (from the other side) as the ``towards`` side should hold it."""
+    mappings = _mappings(context, towards)
+    mapped = map_value(name, value, mappings)
+    if name != "assignee" or (value is not None and mapped != value):
+        return mapped  # not a person, or explicitly mapped
+    origin = "source" if towards == "target" else "target"
+    default = (context.config.get("mappings") or {}).get("default_assignee")
+    return resolve_assignee(
+        runtime,
+        value,
+        (context.ends[origin].site, context.ends[origin].client),
+        (context.ends[towards].site, context.ends[towards].client),
+        default if towards == "target" else None,
+    )
+
+
 def _create(
     runtime: Runtime, tenant_id: uuid.UUID, context: Context, issue_id: str, side: str, plan: Plan
 ) -> str:
@@ -334,7 +352,7 @@ def _create(
         plan.action = "skip:the issue is a Tandem mirror"
         return "skipped"
     raw = read_values(issue, context.fields)
-    values = {n: map_value(n, v, _mappings(context, other)) for n, v in raw.items()}
+    values = {n: _for_other_side(runtime, context, n, v, other) for n, v in raw.items()}
     plan.action = "create"
     fields = edit_payload(values)
     fields.setdefault("issuetype", {"name": "Task"})
@@ -413,7 +431,7 @@ def _update(
         if winner is None:
             continue
         loser = "target" if winner == "source" else "source"
-        value = map_value(name, raw[winner][name], _mappings(context, loser))
+        value = _for_other_side(runtime, context, name, raw[winner][name], loser)
         writes[loser][name] = value
         hashes[name] = {winner: value_hash(raw[winner][name]), loser: value_hash(value)}
     for side, values in writes.items():

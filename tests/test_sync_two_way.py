@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from config import Settings
 from runtime import Runtime
@@ -14,7 +15,7 @@ from tests.sync_world import World, sync_world
 TWO_WAY = {
     "name": "ALP with ALPR",
     "direction": "two_way",
-    "fields": ["summary", "priority", "status", "comments"],
+    "fields": ["summary", "priority", "status", "comments", "assignee"],
 }
 
 
@@ -98,3 +99,14 @@ def test_a_current_webhook_body_saves_the_read(world: World) -> None:
     # The source side comes from the webhook; only the other side is read (two-way).
     assert update.details["calls"] == {"get_issue": 1, "edit_issue": 1}
     assert world.mirror_of(created["key"])["fields"]["priority"]["name"] == "Low"
+
+
+def test_assignee_is_the_same_account_on_the_same_site(world: World) -> None:
+    sites = requests.get(f"{world.sandbox.url}/sandbox/sites", timeout=10).json()
+    person = sites[0]["humans"][0]
+    created = world.control("POST", "/issues", project="ALP", summary="Assigned")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", assignee=person)
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    assert mirror["fields"]["assignee"]["accountId"] == person
