@@ -36,11 +36,17 @@ def _require_env() -> None:
 
 
 def _session_redis(url: str) -> str:
-    """A Redis database of this session's own (3..15 by pid), emptied first, so jobs of
-    another run never reach this run's workers."""
-    session_url = urlunsplit(urlsplit(url)._replace(path=f"/{3 + os.getpid() % 13}"))
-    redis.Redis.from_url(session_url).flushdb()
-    return session_url
+    """A Redis database of this session's own (one of 5..15, claimed with a marker key,
+    so concurrent runs and the benchmarks' dbs never meet), emptied first."""
+    for offset in range(11):
+        number = 5 + (os.getpid() + offset) % 11
+        candidate = urlunsplit(urlsplit(url)._replace(path=f"/{number}"))
+        client = redis.Redis.from_url(candidate)
+        if client.set("tandem:test-session", os.getpid(), nx=True, ex=3600):
+            client.flushdb()
+            client.set("tandem:test-session", os.getpid(), ex=3600)
+            return candidate
+    pytest.exit("every test Redis database (5..15) is claimed by another test run", 2)
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +69,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     create_keyring(keyring)
     yield replace(load_settings(), env="test", kek_keyring_path=str(keyring), kek_keys="")
     drop_database(owner_url)
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # releases the claim too
 
 
 @pytest.fixture(scope="session")
