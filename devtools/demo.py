@@ -1,5 +1,6 @@
-"""`make run`'s demo: install Tandem into two sandbox sites, create an issue, show what
-happened, then stay idle (honcho stops every process when one exits)."""
+"""`make run`'s demo: install Tandem into two sandbox sites, set up a two-way
+integration, create issues and show them mirrored, then stay idle (honcho stops every
+process when one exits)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ import requests
 from sqlalchemy import select
 
 from config import load_settings
-from models.webhook_events import WebhookEvent
+from models.installations import Installation
+from models.integration_config import create_integration
+from models.integrations import Integration
+from models.links import IssueLink
 from runtime import Runtime, build_runtime
+from sync.integrations import set_enabled
 
 SITES = ("alpha", "beta")
 
@@ -41,8 +46,25 @@ def _ok(url: str) -> bool:
     return requests.get(url, timeout=2).status_code == 200
 
 
+DEMO_INTEGRATION = {
+    "name": "Demo: ALP with ALPR",
+    "direction": "two_way",
+    "fields": [
+        "summary",
+        "description",
+        "priority",
+        "status",
+        "assignee",
+        "comments",
+        "attachments",
+    ],
+    "on_comment_deleted": "delete_mirror",
+    "on_issue_deleted": "label_mirror",
+}
+
+
 def main() -> int:
-    """Install, create an issue, report; then idle."""
+    """Install, set up a two-way integration, create issues, show them mirrored; idle."""
     settings = load_settings()
     web, sandbox = settings.base_url, os.environ.get("SANDBOX_URL", "http://127.0.0.1:9000")
     wait_for("Tandem /readyz", lambda: _ok(f"{web}/readyz"))
@@ -50,22 +72,64 @@ def main() -> int:
     installs = {site: _install(sandbox, web, site) for site in SITES}
     for site, result in installs.items():
         say(f"installed into sandbox site {site} (clientKey {result['clientKey']})")
-    key = _create_issue(sandbox, "alpha")
-    say(f"created issue {key} in alpha as a person would; Jira's webhook is on its way")
-    identifier = _delivered(sandbox, key)
-    say(f"the sandbox delivered it (X-Atlassian-Webhook-Identifier {identifier})")
     runtime = build_runtime(settings)
     tenant = runtime.db.directory_lookup("connect_client_key", installs["alpha"]["clientKey"])
-    wait_for("the webhook to be processed", lambda: _processed(runtime, tenant, identifier), 30)
-    say(f"the worker processed {key}'s jira:issue_created webhook (row in webhook_events)")
-    say(f"look: {web}/readyz | {sandbox}/sandbox/deliveries | {sandbox}/sandbox/installations")
+    _fresh_integration(runtime, tenant)
     say(
-        "create more issues: curl -X POST -H 'Content-Type: application/json' "
-        f'-d \'{{"project": "ALP", "summary": "hi"}}\' {sandbox}/sandbox/sites/alpha/issues'
+        "created a two-way integration ALP <-> ALPR on alpha (summary, description, "
+        "priority, status, assignee, comments, attachments) and enabled it"
+    )
+    keys = [_create_issue(sandbox, "alpha", f"Demo issue {n}") for n in (1, 2, 3)]
+    say(f"created {', '.join(keys)} in ALP as a person would")
+    for key in keys:
+        wait_for(f"{key} to be mirrored", lambda key=key: _mirror(runtime, tenant, key), 60)
+        say(f"{key} is mirrored as {_mirror(runtime, tenant, key)}")
+    mirror = _mirror(runtime, tenant, keys[0])
+    say(
+        f"look: {sandbox}/sandbox/sites/alpha/issues/{mirror} | {sandbox}/sandbox/deliveries"
+        f" | {web}/readyz"
+    )
+    say(
+        "try: edit the mirror and watch the original follow: curl -X PUT -H "
+        f"'Content-Type: application/json' -d '{{\"summary\": \"edited on ALPR\"}}' "
+        f"{sandbox}/sandbox/sites/alpha/issues/{mirror}  then  curl "
+        f"{sandbox}/sandbox/sites/alpha/issues/{keys[0]}"
     )
     runtime.close()
     signal.pause()
     return 0
+
+
+def _fresh_integration(runtime: Runtime, tenant: uuid.UUID) -> uuid.UUID:
+    """The demo's integration, made anew (the sandbox starts empty on every run, so
+    links from an earlier run would point at issues that no longer exist)."""
+    with runtime.db.tenant_session(tenant) as session:
+        for old in session.execute(
+            select(Integration).where(Integration.name == DEMO_INTEGRATION["name"])
+        ).scalars():
+            session.delete(old)
+        installation = session.execute(select(Installation)).scalar_one()
+        end = {"kind": "installation", "id": str(installation.id)}
+        integration = create_integration(
+            session,
+            {
+                **DEMO_INTEGRATION,
+                "source": {**end, "project": "ALP"},
+                "target": {**end, "project": "ALPR"},
+            },
+        )
+        integration_id = integration.id
+    set_enabled(runtime, tenant, integration_id, True, actor="demo")
+    return integration_id
+
+
+def _mirror(runtime: Runtime, tenant: uuid.UUID, key: str) -> str | None:
+    with runtime.db.tenant_session(tenant) as session:
+        return session.execute(
+            select(IssueLink.target_issue_key).where(
+                IssueLink.source_issue_key == key, IssueLink.state == "active"
+            )
+        ).scalar_one_or_none()
 
 
 def _install(sandbox: str, web: str, site: str) -> dict[str, Any]:
@@ -80,38 +144,14 @@ def _install(sandbox: str, web: str, site: str) -> dict[str, Any]:
     return result
 
 
-def _create_issue(sandbox: str, site: str) -> str:
+def _create_issue(sandbox: str, site: str, summary: str) -> str:
     response = requests.post(
         f"{sandbox}/sandbox/sites/{site}/issues",
-        json={"project": "ALP", "summary": "Hello from the Tandem demo"},
+        json={"project": "ALP", "summary": summary, "priority": "High"},
         timeout=10,
     )
     response.raise_for_status()
     return response.json()["key"]
-
-
-def _delivered(sandbox: str, key: str) -> str:
-    found: list[str] = []
-
-    def delivered() -> bool:
-        deliveries = requests.get(
-            f"{sandbox}/sandbox/deliveries",
-            params={"issue_key": key, "event": "jira:issue_created", "state": "delivered"},
-            timeout=5,
-        ).json()
-        found.extend(d["identifier"] for d in deliveries)
-        return bool(found)
-
-    wait_for("the sandbox to deliver the webhook", delivered, 30)
-    return found[0]
-
-
-def _processed(runtime: Runtime, tenant: uuid.UUID, identifier: str) -> bool:
-    with runtime.db.tenant_session(tenant) as session:
-        status = session.execute(
-            select(WebhookEvent.status).where(WebhookEvent.identifier == identifier)
-        ).scalar_one_or_none()
-        return status == "processed"
 
 
 if __name__ == "__main__":
