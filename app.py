@@ -13,6 +13,8 @@ from werkzeug.exceptions import HTTPException
 from config import ConfigError, Settings, load_settings
 from handlers.connect import connect
 from handlers.health import health
+from handlers.oauth import oauth
+from handlers.oauth_webhooks import oauth_webhooks
 from handlers.webhooks import webhooks
 from keys.cli import keys_cli
 from runtime import build_runtime
@@ -43,6 +45,8 @@ def _build(settings: Settings) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(connect)
     app.register_blueprint(webhooks)
+    app.register_blueprint(oauth)
+    app.register_blueprint(oauth_webhooks)
     app.cli.add_command(keys_cli)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)

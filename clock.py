@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 from config import load_settings
 from runtime import redis_client
+from sync.connection_jobs import refresh_connection_webhooks
 from sync.jobs import drift_sweep, sweep_webhook_inbox
 
 HEARTBEAT_KEY = "tandem:clock:heartbeat"
@@ -24,4 +25,6 @@ def register_schedule(scheduler: CronScheduler) -> None:
     """Every periodic job of the deployment, in one place."""
     scheduler.register(heartbeat, queue_name="maintenance", interval=60)
     scheduler.register(sweep_webhook_inbox, queue_name="maintenance", interval=5)
+    # Jira expires dynamic webhooks after 30 days; renew them daily.
+    scheduler.register(refresh_connection_webhooks, queue_name="maintenance", interval=24 * 3600)
     scheduler.register(drift_sweep, queue_name="maintenance", interval=300)

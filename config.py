@@ -7,6 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 ENVIRONMENTS = ("development", "test", "production")
+# Settings field -> environment variable, for the Atlassian OAuth 2.0 (3LO) endpoints.
+OAUTH_URLS = {
+    "oauth_authorize_url": "OAUTH_AUTHORIZE_URL",
+    "oauth_token_url": "OAUTH_TOKEN_URL",
+    "oauth_resources_url": "OAUTH_RESOURCES_URL",
+    "oauth_api_base": "OAUTH_API_BASE",
+}
 
 
 class ConfigError(RuntimeError):
@@ -35,6 +42,15 @@ class Settings:
     connect_install_keys_url: str = "https://connect-install-keys.atlassian.com"
     jwt_leeway_seconds: int = 30
     webhook_max_bytes: int = 256 * 1024
+    oauth_client_id: str = ""
+    oauth_client_secret: str = ""
+    oauth_authorize_url: str = "https://auth.atlassian.com/authorize"
+    oauth_token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL
+    oauth_resources_url: str = "https://api.atlassian.com/oauth/token/accessible-resources"
+    oauth_api_base: str = "https://api.atlassian.com/ex/jira"
+
+    def __repr__(self) -> str:  # never print the secrets
+        return f"Settings(env={self.env!r}, base_url={self.base_url!r})"
 
     @property
     def is_production(self) -> bool:
@@ -48,6 +64,16 @@ class Settings:
     @property
     def kek_configured(self) -> bool:
         return bool(self.kek_keyring_path or self.kek_keys)
+
+    @property
+    def oauth_configured(self) -> bool:
+        """Whether an Atlassian OAuth 2.0 (3LO) client is set (remote sites can connect)."""
+        return bool(self.oauth_client_id and self.oauth_client_secret)
+
+    @property
+    def oauth_redirect_url(self) -> str:
+        """The callback registered with the OAuth client: ``TANDEM_BASE_URL/oauth/callback``."""
+        return f"{self.base_url}/oauth/callback"
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -94,6 +120,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ).rstrip("/"),
         jwt_leeway_seconds=_int(environ, "JWT_LEEWAY_SECONDS", 30),
         webhook_max_bytes=_int(environ, "WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024),
+        oauth_client_id=environ.get("OAUTH_CLIENT_ID", "").strip(),
+        oauth_client_secret=environ.get("OAUTH_CLIENT_SECRET", ""),
+        **{
+            field: environ.get(name, getattr(Settings, field)).rstrip("/")
+            for field, name in OAUTH_URLS.items()
+        },
     )
     _validate(settings)
     return settings
@@ -108,6 +140,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("JWT_LEEWAY_SECONDS must be at most 30")
     if not settings.base_url.startswith(("https://", "http://")):
         raise ConfigError("TANDEM_BASE_URL must be an http(s) URL")
+    if bool(settings.oauth_client_id) != bool(settings.oauth_client_secret):
+        raise ConfigError("set both OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET, or neither")
+    for field, name in OAUTH_URLS.items():
+        if not getattr(settings, field).startswith(("https://", "http://")):
+            raise ConfigError(f"{name} must be an http(s) URL")
     if settings.kek_keyring_path and settings.kek_keys:
         raise ConfigError("set only one of TANDEM_KEK_KEYRING and TANDEM_KEK_KEYS")
     if settings.is_production:
@@ -120,3 +157,6 @@ def _validate(settings: Settings) -> None:
             raise ConfigError("production needs TANDEM_BASE_URL to be an https:// URL")
         if len(settings.secret_key) < 32:
             raise ConfigError("production needs TANDEM_SECRET_KEY of at least 32 characters")
+        for field, name in OAUTH_URLS.items():
+            if not getattr(settings, field).startswith("https://"):
+                raise ConfigError(f"production needs {name} to be an https:// URL")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -48,7 +49,9 @@ GENERATED_KEYS = (
     "DATABASE_ADMIN_URL",
     "REDIS_URL",
     "TANDEM_KEK_KEYRING",
+    "TANDEM_SECRET_KEY",
 )
+SECRET_KEY = "TANDEM_SECRET_KEY"  # noqa: S105 - the variable's name
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,11 @@ class Profile:
     migrate: bool
     keyring: bool
     sandbox: bool
+    secret_key: bool = False
 
 
 PROFILES = {
-    "run": Profile("development", "tandem", 0, RUN_DIR / "env", False, True, True, True),
+    "run": Profile("development", "tandem", 0, RUN_DIR / "env", False, True, True, True, True),
     "test": Profile("test", "tandem_test", 1, RUN_DIR / "test.env", True, False, False, False),
 }
 
@@ -93,6 +97,9 @@ def set_up(profile: Profile, environ: Mapping[str, str]) -> None:
         values["TANDEM_KEK_KEYRING"] = str(keyring)
     if profile.sandbox:
         values.update({key: environ.get(key, url) for key, url in SANDBOX_DEFAULTS.items()})
+    secret_key = secret_key_value(profile.env_file, environ) if profile.secret_key else None
+    if secret_key:
+        values[SECRET_KEY] = secret_key
     passthrough = [
         key for key in GENERATED_KEYS if key in values and environ.get(key) == values[key]
     ]
@@ -100,6 +107,15 @@ def set_up(profile: Profile, environ: Mapping[str, str]) -> None:
     say(f"wrote {relative(profile.env_file)}")
     if profile.migrate:
         _migrate({**environ, **values})
+
+
+def secret_key_value(env_file: Path, environ: Mapping[str, str]) -> str | None:
+    """The development TANDEM_SECRET_KEY: generated once, then kept in the env file (mode
+    0600, under .run/); None when the operator sets their own in the environment."""
+    if environ.get(SECRET_KEY):
+        return None
+    kept = envfile.read(env_file).get(SECRET_KEY, "")
+    return kept if len(kept) >= 32 else secrets.token_urlsafe(48)
 
 
 def stop_local_services() -> None:

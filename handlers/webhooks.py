@@ -28,7 +28,8 @@ MAX_IDENTIFIER_LENGTH = 200
 
 
 @webhooks.before_request
-def _limit_body_size() -> None:
+def limit_body_size() -> None:
+    """Refuse webhook bodies over WEBHOOK_MAX_BYTES with 413."""
     limit = runtime().settings.webhook_max_bytes
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 # OAuth scope that lets us refresh without the user: always requested with the rest.
 OAUTH_OFFLINE = "offline_access"
+READ_WORK, WRITE_WORK, READ_USER = ("read:jira-work",), ("write:jira-work",), ("read:jira-user",)
+MANAGE_WEBHOOKS = ("read:jira-work", "manage:jira-webhook")
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,8 @@ class JiraCall:
     name: str
     method: str
     path: str  # relative to the site's REST root, with {placeholders}
-    oauth_scope: str
-    connect_scope: str
+    oauth_scopes: tuple[str, ...]  # every one is needed (Atlassian's classic scopes)
+    connect_scope: str | None  # None: OAuth-only (Connect apps get descriptor webhooks)
     points: int = 1  # estimated cost under Atlassian's points-based quotas
 
     def render(self, **params: str) -> str:
@@ -27,33 +29,23 @@ class JiraCall:
 
 
 _CALLS = (
-    JiraCall("myself", "GET", "/rest/api/3/myself", "read:jira-user", "READ"),
-    JiraCall("get_issue", "GET", "/rest/api/3/issue/{key}", "read:jira-work", "READ"),
-    JiraCall("search", "POST", "/rest/api/3/search/jql", "read:jira-work", "READ", points=2),
-    JiraCall(
-        "count_issues", "POST", "/rest/api/3/search/approximate-count", "read:jira-work", "READ"
-    ),
-    JiraCall("create_issue", "POST", "/rest/api/3/issue", "write:jira-work", "WRITE", points=2),
-    JiraCall("edit_issue", "PUT", "/rest/api/3/issue/{key}", "write:jira-work", "WRITE", points=2),
-    JiraCall("delete_issue", "DELETE", "/rest/api/3/issue/{key}", "write:jira-work", "DELETE", 2),
-    JiraCall(
-        "get_transitions", "GET", "/rest/api/3/issue/{key}/transitions", "read:jira-work", "READ"
-    ),
-    JiraCall(
-        "transition", "POST", "/rest/api/3/issue/{key}/transitions", "write:jira-work", "WRITE", 2
-    ),
-    JiraCall("get_comments", "GET", "/rest/api/3/issue/{key}/comment", "read:jira-work", "READ"),
-    JiraCall(
-        "add_comment", "POST", "/rest/api/3/issue/{key}/comment", "write:jira-work", "WRITE", 2
-    ),
-    JiraCall(
-        "edit_comment", "PUT", "/rest/api/3/issue/{key}/comment/{id}", "write:jira-work", "WRITE", 2
-    ),
+    JiraCall("myself", "GET", "/rest/api/3/myself", READ_USER, "READ"),
+    JiraCall("get_issue", "GET", "/rest/api/3/issue/{key}", READ_WORK, "READ"),
+    JiraCall("search", "POST", "/rest/api/3/search/jql", READ_WORK, "READ", points=2),
+    JiraCall("count_issues", "POST", "/rest/api/3/search/approximate-count", READ_WORK, "READ"),
+    JiraCall("create_issue", "POST", "/rest/api/3/issue", WRITE_WORK, "WRITE", points=2),
+    JiraCall("edit_issue", "PUT", "/rest/api/3/issue/{key}", WRITE_WORK, "WRITE", points=2),
+    JiraCall("delete_issue", "DELETE", "/rest/api/3/issue/{key}", WRITE_WORK, "DELETE", 2),
+    JiraCall("get_transitions", "GET", "/rest/api/3/issue/{key}/transitions", READ_WORK, "READ"),
+    JiraCall("transition", "POST", "/rest/api/3/issue/{key}/transitions", WRITE_WORK, "WRITE", 2),
+    JiraCall("get_comments", "GET", "/rest/api/3/issue/{key}/comment", READ_WORK, "READ"),
+    JiraCall("add_comment", "POST", "/rest/api/3/issue/{key}/comment", WRITE_WORK, "WRITE", 2),
+    JiraCall("edit_comment", "PUT", "/rest/api/3/issue/{key}/comment/{id}", WRITE_WORK, "WRITE", 2),
     JiraCall(
         "delete_comment",
         "DELETE",
         "/rest/api/3/issue/{key}/comment/{id}",
-        "write:jira-work",
+        WRITE_WORK,
         "DELETE",
         2,
     ),
@@ -61,7 +53,7 @@ _CALLS = (
         "add_attachment",
         "POST",
         "/rest/api/3/issue/{key}/attachments",
-        "write:jira-work",
+        WRITE_WORK,
         "WRITE",
         3,
     ),
@@ -69,51 +61,60 @@ _CALLS = (
         "get_attachment_content",
         "GET",
         "/rest/api/3/attachment/content/{id}",
-        "read:jira-work",
+        READ_WORK,
         "READ",
         2,
     ),
-    JiraCall(
-        "delete_attachment", "DELETE", "/rest/api/3/attachment/{id}", "write:jira-work", "DELETE", 2
-    ),
+    JiraCall("delete_attachment", "DELETE", "/rest/api/3/attachment/{id}", WRITE_WORK, "DELETE", 2),
     JiraCall(
         "get_property",
         "GET",
         "/rest/api/3/issue/{key}/properties/{property}",
-        "read:jira-work",
+        READ_WORK,
         "READ",
     ),
     JiraCall(
         "set_property",
         "PUT",
         "/rest/api/3/issue/{key}/properties/{property}",
-        "write:jira-work",
+        WRITE_WORK,
         "WRITE",
     ),
     JiraCall(
         "delete_property",
         "DELETE",
         "/rest/api/3/issue/{key}/properties/{property}",
-        "write:jira-work",
+        WRITE_WORK,
         "WRITE",
     ),
-    JiraCall("get_user", "GET", "/rest/api/3/user", "read:jira-user", "READ"),
-    JiraCall("search_users", "GET", "/rest/api/3/user/search", "read:jira-user", "READ"),
-    JiraCall("get_project", "GET", "/rest/api/3/project/{key}", "read:jira-work", "READ"),
-    JiraCall("get_priorities", "GET", "/rest/api/3/priority", "read:jira-work", "READ"),
-    JiraCall("get_issue_types", "GET", "/rest/api/3/issuetype", "read:jira-work", "READ"),
+    JiraCall("get_user", "GET", "/rest/api/3/user", READ_USER, "READ"),
+    JiraCall("search_users", "GET", "/rest/api/3/user/search", READ_USER, "READ"),
+    JiraCall("get_project", "GET", "/rest/api/3/project/{key}", READ_WORK, "READ"),
+    JiraCall("get_priorities", "GET", "/rest/api/3/priority", READ_WORK, "READ"),
+    JiraCall("get_issue_types", "GET", "/rest/api/3/issuetype", READ_WORK, "READ"),
+    # Dynamic webhooks for OAuth-connected sites (writes cost only the base point).
+    JiraCall("register_webhooks", "POST", "/rest/api/3/webhook", MANAGE_WEBHOOKS, None),
+    JiraCall("list_webhooks", "GET", "/rest/api/3/webhook", MANAGE_WEBHOOKS, None),
+    JiraCall("delete_webhooks", "DELETE", "/rest/api/3/webhook", MANAGE_WEBHOOKS, None),
+    JiraCall("refresh_webhooks", "PUT", "/rest/api/3/webhook/refresh", MANAGE_WEBHOOKS, None),
 )
 
 CALLS: dict[str, JiraCall] = {call.name: call for call in _CALLS}
 
 
+def connect_calls() -> list[JiraCall]:
+    """The calls a Connect installation makes (OAuth-only calls left out)."""
+    return [call for call in CALLS.values() if call.connect_scope is not None]
+
+
 def connect_scopes() -> list[str]:
-    """The Connect descriptor's scopes: exactly what the registered calls need."""
+    """The Connect descriptor's scopes: exactly what the registered Connect calls need."""
     order = ("READ", "WRITE", "DELETE", "PROJECT_ADMIN", "ADMIN")
-    needed = {call.connect_scope for call in CALLS.values()}
+    needed = {call.connect_scope for call in connect_calls()}
     return [scope for scope in order if scope in needed]
 
 
 def oauth_scopes() -> list[str]:
     """The OAuth 2.0 (3LO) scopes to request: the calls' scopes plus offline access."""
-    return sorted({call.oauth_scope for call in CALLS.values()} | {OAUTH_OFFLINE})
+    needed = {scope for call in CALLS.values() for scope in call.oauth_scopes}
+    return sorted(needed | {OAUTH_OFFLINE})

@@ -85,10 +85,15 @@ class JiraClient:
         path = call.render(**{k: quote(str(v), safe="") for k, v in (path_params or {}).items()})
         path_and_query = f"{path}?{urlencode(params, doseq=True)}" if params else path
         waited = 0.0
+        renewed = False
         for attempt in range(1, self.max_attempts + 1):
             response = self._send(call, path_and_query, json, request_options)
             if response is not None and response.status_code < 300:
                 return response
+            if response is not None and response.status_code == 401 and not renewed:
+                renewed = True
+                if self._renewed(response):
+                    continue  # the credentials were renewed: send again at once
             delay = self._delay(response, attempt)
             if response is not None and response.status_code not in RETRY_STATUSES:
                 raise self._failure(call, response)
@@ -124,6 +129,11 @@ class JiraClient:
         except (requests.ConnectionError, requests.Timeout) as error:
             log.info("jira %s: %s", call.name, type(error).__name__)
             return None
+
+    def _renewed(self, response: requests.Response) -> bool:
+        """Ask credentials that can renew themselves (OAuth) to do so after a 401."""
+        renew = getattr(self.credentials, "renew", None)
+        return bool(renew is not None and renew(response))
 
     def _delay(self, response: requests.Response | None, attempt: int) -> float:
         """Retry-After when Jira names one (never less), else capped exponential jitter."""

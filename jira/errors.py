@@ -33,10 +33,13 @@ class AuthorizationError(JiraError):
 
 
 def error_text(payload: object) -> str:
-    """Jira's ``errorMessages`` and ``errors`` joined into one line."""
+    """Jira's ``errorMessages`` and ``errors`` (or the API gateway's ``message``) joined
+    into one line."""
     if not isinstance(payload, dict):
         return ""
     messages = [str(m) for m in payload.get("errorMessages") or []]
+    if not messages and isinstance(payload.get("message"), str):
+        messages.append(payload["message"])
     errors = payload.get("errors") or {}
     if isinstance(errors, dict):
         messages += [f"{field}: {message}" for field, message in errors.items()]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import jwt
 from atlassian_jwt.url_utils import hash_url
+
+if TYPE_CHECKING:
+    import requests
 
 CONNECT_TOKEN_SECONDS = 180
 
@@ -48,10 +51,12 @@ class ConnectCredentials:
 @dataclass(frozen=True)
 class BearerCredentials:
     """An OAuth-connected site: ``base_url`` is ``…/ex/jira/{cloudId}``; the token comes
-    from a provider that refreshes it before it expires."""
+    from a provider that refreshes it before it expires. ``renew`` is asked once after a
+    401: True means fresh credentials are ready (send again); it may raise instead."""
 
     base_url: str
     access_token: Callable[[], str]
+    renew: Callable[[requests.Response], bool] | None = None
 
     def headers_for(self, method: str, path_and_query: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token()}"}

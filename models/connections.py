@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, DateTime, Index, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from keys.envelope import SealContext
@@ -30,6 +30,7 @@ class Connection(Base):
         tenant_scoped_fk("data_key_id", "data_keys"),
         tenant_scoped_fk("installation_id", "installations"),
         Index(None, "tenant_id", "status"),
+        Index(None, "tenant_id", "token_group"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -44,6 +45,12 @@ class Connection(Base):
     access_token: Mapped[bytes | None] = mapped_column(LargeBinary)
     refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Connections from one consent share one token pair: refreshed together, under lock.
+    token_group: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The Jira dynamic webhooks registered on the site, their JQL and expiry.
+    webhook_ids: Mapped[list[int]] = mapped_column(JSONB, nullable=False, default=list)
+    webhook_jql: Mapped[str | None] = mapped_column(Text)
+    webhooks_expire_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

@@ -16,20 +16,24 @@ EVENT_STATUSES = ("pending", "processed", "skipped", "failed")
 
 
 class WebhookEvent(Base):
-    """One delivery, keyed by (tenant, X-Atlassian-Webhook-Identifier)."""
+    """One delivery, keyed by (tenant, X-Atlassian-Webhook-Identifier), from an installation
+    (Connect webhooks) or from a connection (dynamic webhooks): exactly one of the two."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (
         UniqueConstraint("tenant_id", "id"),
         UniqueConstraint("tenant_id", "identifier"),
         CheckConstraint(one_of("status", EVENT_STATUSES), name="status"),
+        CheckConstraint("(installation_id IS NULL) <> (connection_id IS NULL)", name="one_sender"),
         tenant_scoped_fk("installation_id", "installations"),
+        tenant_scoped_fk("connection_id", "connections"),
         Index(None, "tenant_id", "received_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = tenant_fk()
-    installation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    installation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     identifier: Mapped[str] = mapped_column(Text, nullable=False)
     event: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

@@ -48,7 +48,7 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
     if not issue_id or not scopes or is_own_change(runtime, end_id, payload):
         return outcome  # nothing to do, or Tandem's own write (its reconcile stored it)
     for integration_id, side in targets:
-        request_reconcile(runtime, tenant_id, integration_id, issue_id, side, scopes)
+        request_reconcile(runtime, tenant_id, integration_id, issue_id, side, scopes, payload)
     return outcome
 
 

@@ -8,6 +8,7 @@ from models.audit import record_audit
 from models.integrations import Integration
 from runtime import Runtime
 from sync.backfill import start_backfill
+from sync.connection_jobs import integration_saved
 
 
 def set_enabled(
@@ -27,5 +28,7 @@ def set_enabled(
             "integration.enabled" if enabled else "integration.disabled",
             subject=str(integration_id),
         )
+    if enabled != was:  # connected sites' dynamic webhooks follow the watched projects
+        integration_saved(runtime, tenant_id, integration)
     if enabled and not was:
         start_backfill(runtime, tenant_id, integration_id)

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from jira.client import JiraClient
 from jira.errors import AuthorizationError
 from jira.meter import CallMeter
-from jira.signing import ConnectCredentials
+from jira.oauth_tokens import AccessTokens
+from jira.signing import BearerCredentials, ConnectCredentials
+from models.connections import Connection
 from models.installations import Installation, shared_secret_of
 from models.integrations import Integration
 from runtime import Runtime
@@ -57,7 +59,32 @@ def client_for(
         client = JiraClient(credentials, http=runtime.jira_http, meter=meter)
         _remember_app_account(runtime, installation.id, client)
         return client, installation.base_url
-    raise AuthorizationError("OAuth-connected sites are not wired into the engine yet")
+    if kind == "connection":
+        return connection_client(runtime, session, end_id, meter)
+    raise ValueError(f"unknown end kind {kind!r}")
+
+
+def connection_client(
+    runtime: Runtime, session: Session, connection_id: uuid.UUID, meter: CallMeter
+) -> tuple[JiraClient, str]:
+    """A Bearer client for an OAuth-connected site (through the API gateway, by cloud id)
+    and the site's own URL; refused while the connection is not active."""
+    connection = session.get(Connection, connection_id)
+    if connection is None:
+        raise AuthorizationError("the connected site was removed from Tandem")
+    if connection.status != "active":
+        raise AuthorizationError(
+            connection.status_reason or f"the connection to {connection.site_url} is not active"
+        )
+    tokens = AccessTokens(runtime, connection.tenant_id, connection.id)
+    credentials = BearerCredentials(
+        base_url=f"{runtime.settings.oauth_api_base}/{connection.cloud_id}",
+        access_token=tokens,
+        renew=tokens.renew,
+    )
+    client = JiraClient(credentials, http=runtime.jira_http, meter=meter)
+    _remember_app_account(runtime, connection.id, client)
+    return client, connection.site_url
 
 
 def app_account_key(end_id: uuid.UUID) -> str:
@@ -65,8 +92,9 @@ def app_account_key(end_id: uuid.UUID) -> str:
 
 
 def _remember_app_account(runtime: Runtime, end_id: uuid.UUID, client: JiraClient) -> None:
-    """Learn (once a day) which Jira account our writes appear as on this site, so the
-    webhooks our own writes cause can be dropped before they cost any call."""
+    """Learn (once a day) which Jira account our writes appear as on this site (the app's
+    user through Connect, the consenting account through OAuth), so the webhooks our own
+    writes cause can be dropped before they cost any call."""
     if runtime.redis.exists(app_account_key(end_id)):
         return
     account = client.call("myself").json().get("accountId")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, load_settings
+from devtools import envfile
+from devtools.setup import secret_key_value
 from keys.kek import parse_env_keys, provider_from_settings
 from keys.keyring_file import KeyringError, add_key, create_keyring, read_keyring
 
@@ -85,3 +87,29 @@ def test_keyring_file_is_private_and_rotatable(tmp_path: Path) -> None:
 def test_no_kek_configured_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="TANDEM_KEK_KEYRING"):
         provider_from_settings(load_settings(BASE))
+
+
+def test_oauth_settings_default_to_atlassian_and_are_validated() -> None:
+    settings = load_settings({**BASE, "TANDEM_BASE_URL": "https://t.example/"})
+    assert not settings.oauth_configured
+    assert settings.oauth_authorize_url == "https://auth.atlassian.com/authorize"
+    assert settings.oauth_token_url == "https://auth.atlassian.com/oauth/token"
+    assert settings.oauth_api_base == "https://api.atlassian.com/ex/jira"
+    assert settings.oauth_redirect_url == "https://t.example/oauth/callback"
+    secret = "client-secret-value"
+    configured = load_settings({**BASE, "OAUTH_CLIENT_ID": "id", "OAUTH_CLIENT_SECRET": secret})
+    assert configured.oauth_configured and secret not in repr(configured)
+    with pytest.raises(ConfigError, match="OAUTH_CLIENT_SECRET"):
+        load_settings({**BASE, "OAUTH_CLIENT_ID": "id"})
+    with pytest.raises(ConfigError, match="OAUTH_TOKEN_URL"):
+        load_settings({**BASE, "OAUTH_TOKEN_URL": "ftp://x"})
+
+
+def test_make_run_generates_the_secret_key_once(tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    first = secret_key_value(env_file, {})
+    assert first is not None and len(first) >= 32
+    envfile.write(env_file, {"TANDEM_SECRET_KEY": first})
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert secret_key_value(env_file, {}) == first, "kept across runs"
+    assert secret_key_value(env_file, {"TANDEM_SECRET_KEY": "operator's own"}) is None

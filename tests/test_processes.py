@@ -20,6 +20,7 @@ from rq.cron import CronScheduler
 from clock import HEARTBEAT_KEY
 from config import Settings
 from rq_worker import QUEUES
+from tests.support.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,12 +51,14 @@ def _wait_for(predicate, seconds: float) -> bool:
     return False
 
 
-def test_procfile_brings_up_web_worker_and_clock(settings: Settings) -> None:
+def test_procfile_brings_up_web_worker_and_clock(settings: Settings, tmp_path: Path) -> None:
     port = _free_port()
-    client = redis.Redis.from_url(settings.redis_url)
-    client.delete(HEARTBEAT_KEY)
+    private = RedisServer(tmp_path)  # its own Redis: no job of an earlier test is waiting
+    private.start()
+    client = redis.Redis.from_url(private.url)
     env = {
         **os.environ,
+        "REDIS_URL": private.url,
         "TANDEM_ENV": "test",
         "TANDEM_KEK_KEYRING": settings.kek_keyring_path,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -90,4 +93,5 @@ def test_procfile_brings_up_web_worker_and_clock(settings: Settings) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(honcho.pid, signal.SIGKILL)
             output = honcho.communicate()[0].decode(errors="replace")
+        private.stop()
     assert "Traceback" not in output, output[-3000:]

@@ -71,6 +71,16 @@ def seed(runtime: Runtime, new_tenant, name: str) -> Seeded:
                 received_at=datetime.now(UTC),
             )
         )
+        session.add(
+            WebhookEvent(
+                tenant_id=tenant_id,
+                connection_id=connection.id,
+                identifier=f"dynamic-{uuid.uuid4()}",
+                event="jira:issue_updated",
+                payload={"webhookEvent": "jira:issue_updated"},
+                received_at=datetime.now(UTC),
+            )
+        )
         schedule_deletion(session, reason="test")
         _seed_sync_rows(session, tenant_id, installation, connection)
     record_attempt(
@@ -233,6 +243,41 @@ def test_child_cannot_point_at_another_tenants_parent(pair, runtime: Runtime) ->
                     "shared_secret) VALUES (:id, :a, 'stolen', 'https://x', :key, '\\x00')"
                 ),
                 {"id": uuid.uuid4(), "a": a.tenant_id, "key": b.data_key_id},
+            )
+
+
+@pytest.mark.parametrize(
+    ("sender", "match"),
+    [
+        ("connection", "fk_webhook_events_connection_id_tenant_id"),
+        ("both", "ck_webhook_events_one_sender"),
+        ("neither", "ck_webhook_events_one_sender"),
+    ],
+)
+def test_an_inbox_row_has_one_sender_of_its_own_tenant(
+    pair, runtime: Runtime, sender: str, match: str
+) -> None:
+    a, b = pair
+    senders = {
+        "connection": (None, b.connection_id),
+        "both": (a.installation_id, a.connection_id),
+        "neither": (None, None),
+    }
+    installation_id, connection_id = senders[sender]
+    with pytest.raises(IntegrityError, match=match):
+        with runtime.db.tenant_session(a.tenant_id) as session:
+            session.execute(
+                text(
+                    "INSERT INTO webhook_events (id, tenant_id, installation_id, connection_id, "
+                    "identifier, event, payload) VALUES (:id, :a, :i, :c, :n, 'e', '{}')"
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "a": a.tenant_id,
+                    "i": installation_id,
+                    "c": connection_id,
+                    "n": str(uuid.uuid4()),
+                },
             )
 
 
