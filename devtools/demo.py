@@ -1,6 +1,6 @@
-"""`make run`'s demo: install Tandem into two sandbox sites, set up a two-way
-integration, create issues and show them mirrored, then stay idle (honcho stops every
-process when one exits)."""
+"""`make run`'s demo: install Tandem into sandbox site alpha (and beta), connect beta
+through OAuth, set up a two-way integration between them, create issues and show them
+mirrored, then stay idle (honcho stops every process when one exits)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,23 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import jwt
 import requests
 from sqlalchemy import select
 
 from config import load_settings
+from models.connections import Connection
 from models.installations import Installation
 from models.integration_config import create_integration
 from models.integrations import Integration
+from models.lifecycle import find_installation
 from models.links import IssueLink
 from runtime import Runtime, build_runtime
 from sync.integrations import set_enabled
 
-SITES = ("alpha", "beta")
+SITES = ("alpha",)  # beta is reached through OAuth, not installed
 
 
 def say(message: str) -> None:
@@ -47,7 +51,7 @@ def _ok(url: str) -> bool:
 
 
 DEMO_INTEGRATION = {
-    "name": "Demo: ALP with ALPR",
+    "name": "Demo: alpha ALP with beta BET",
     "direction": "two_way",
     "fields": [
         "summary",
@@ -70,14 +74,16 @@ def main() -> int:
     wait_for("Tandem /readyz", lambda: _ok(f"{web}/readyz"))
     wait_for("the sandbox", lambda: _ok(f"{sandbox}/sandbox/health"))
     installs = {site: _install(sandbox, web, site) for site in SITES}
-    for site, result in installs.items():
-        say(f"installed into sandbox site {site} (clientKey {result['clientKey']})")
+    say(f"installed into sandbox site alpha (clientKey {installs['alpha']['clientKey']})")
     runtime = build_runtime(settings)
-    tenant = runtime.db.directory_lookup("connect_client_key", installs["alpha"]["clientKey"])
+    client_key = installs["alpha"]["clientKey"]
+    tenant = runtime.db.directory_lookup("connect_client_key", client_key)
+    _connect_through_oauth(runtime, web, sandbox, client_key, "beta")
+    say("connected sandbox site beta to alpha's workspace through OAuth 2.0 (3LO) consent")
     _fresh_integration(runtime, tenant)
     say(
-        "created a two-way integration ALP <-> ALPR on alpha (summary, description, "
-        "priority, status, assignee, comments, attachments) and enabled it"
+        "created a two-way integration alpha ALP <-> beta BET (summary, description, "
+        "priority, status, comments, attachments) and enabled it"
     )
     keys = [_create_issue(sandbox, "alpha", f"Demo issue {n}") for n in (1, 2, 3)]
     say(f"created {', '.join(keys)} in ALP as a person would")
@@ -86,13 +92,13 @@ def main() -> int:
         say(f"{key} is mirrored as {_mirror(runtime, tenant, key)}")
     mirror = _mirror(runtime, tenant, keys[0])
     say(
-        f"look: {sandbox}/sandbox/sites/alpha/issues/{mirror} | {sandbox}/sandbox/deliveries"
-        f" | {web}/readyz"
+        f"look: {sandbox}/sandbox/sites/beta/issues/{mirror} | {sandbox}/sandbox/deliveries"
+        f" | {sandbox}/sandbox/oauth/grants | {web}/readyz"
     )
     say(
-        "try: edit the mirror and watch the original follow: curl -X PUT -H "
-        f"'Content-Type: application/json' -d '{{\"summary\": \"edited on ALPR\"}}' "
-        f"{sandbox}/sandbox/sites/alpha/issues/{mirror}  then  curl "
+        "try: edit the mirror on beta and watch the original on alpha follow: curl -X PUT "
+        f"-H 'Content-Type: application/json' -d '{{\"summary\": \"edited on beta\"}}' "
+        f"{sandbox}/sandbox/sites/beta/issues/{mirror}  then  curl "
         f"{sandbox}/sandbox/sites/alpha/issues/{keys[0]}"
     )
     runtime.close()
@@ -100,22 +106,55 @@ def main() -> int:
     return 0
 
 
+def _connect_through_oauth(
+    runtime: Runtime, web: str, sandbox: str, client_key: str, site: str
+) -> None:
+    """What an admin does from Tandem's admin page: start, approve on the consent screen,
+    come back to the callback (the admin page itself arrives with the pages issue)."""
+    installation = find_installation(runtime.db, runtime.keys, client_key)
+    if installation is None:
+        raise SystemExit("tandem demo: the alpha installation is missing")
+    now = int(time.time())
+    context = jwt.encode(
+        {"iss": client_key, "iat": now, "exp": now + 180, "qsh": "context-qsh"},
+        installation.shared_secret,
+        algorithm="HS256",
+    )
+    start = requests.get(
+        f"{web}/connect/oauth/start", params={"jwt": context}, allow_redirects=False, timeout=10
+    )
+    if start.status_code != 302:
+        raise SystemExit(f"tandem demo: OAuth start failed: {start.status_code} {start.text}")
+    form = dict(parse_qsl(urlsplit(start.headers["Location"]).query))
+    consent = requests.post(
+        f"{sandbox}/authorize",
+        data={**form, "decision": "approve", "site": site},
+        allow_redirects=False,
+        timeout=10,
+    )
+    callback = requests.get(consent.headers["Location"], allow_redirects=False, timeout=30)
+    if callback.status_code != 200:
+        raise SystemExit(f"tandem demo: OAuth callback failed: {callback.status_code}")
+
+
 def _fresh_integration(runtime: Runtime, tenant: uuid.UUID) -> uuid.UUID:
     """The demo's integration, made anew (the sandbox starts empty on every run, so
     links from an earlier run would point at issues that no longer exist)."""
     with runtime.db.tenant_session(tenant) as session:
         for old in session.execute(
-            select(Integration).where(Integration.name == DEMO_INTEGRATION["name"])
+            select(Integration).where(Integration.name.startswith("Demo:"))
         ).scalars():
             session.delete(old)
         installation = session.execute(select(Installation)).scalar_one()
-        end = {"kind": "installation", "id": str(installation.id)}
+        connection = session.execute(select(Connection)).scalars().first()
+        if connection is None:
+            raise SystemExit("tandem demo: the OAuth connection to beta is missing")
         integration = create_integration(
             session,
             {
                 **DEMO_INTEGRATION,
-                "source": {**end, "project": "ALP"},
-                "target": {**end, "project": "ALPR"},
+                "source": {"kind": "installation", "id": str(installation.id), "project": "ALP"},
+                "target": {"kind": "connection", "id": str(connection.id), "project": "BET"},
             },
         )
         integration_id = integration.id

@@ -39,6 +39,12 @@ SANDBOX_DEFAULTS = {
     "TANDEM_BASE_URL": "http://127.0.0.1:8000",
     "SANDBOX_URL": "http://127.0.0.1:9000",
     "CONNECT_INSTALL_KEYS_URL": "http://127.0.0.1:9000/connect-keys",
+    # The sandbox plays auth.atlassian.com and api.atlassian.com for the OAuth demo.
+    "OAUTH_CLIENT_ID": "tandem-dev",
+    "OAUTH_AUTHORIZE_URL": "http://127.0.0.1:9000/authorize",
+    "OAUTH_TOKEN_URL": "http://127.0.0.1:9000/oauth/token",
+    "OAUTH_RESOURCES_URL": "http://127.0.0.1:9000/oauth/token/accessible-resources",
+    "OAUTH_API_BASE": "http://127.0.0.1:9000/ex/jira",
 }
 # Settings that the env files we write also hold: copies of them in the environment
 # (after `set -a; . .run/env` in a shell) must not be mistaken for operator settings.
@@ -52,6 +58,7 @@ GENERATED_KEYS = (
     "TANDEM_SECRET_KEY",
 )
 SECRET_KEY = "TANDEM_SECRET_KEY"  # noqa: S105 - the variable's name
+OAUTH_SECRET = "OAUTH_CLIENT_SECRET"  # noqa: S105 - the variable's name
 
 
 @dataclass(frozen=True)
@@ -97,9 +104,12 @@ def set_up(profile: Profile, environ: Mapping[str, str]) -> None:
         values["TANDEM_KEK_KEYRING"] = str(keyring)
     if profile.sandbox:
         values.update({key: environ.get(key, url) for key, url in SANDBOX_DEFAULTS.items()})
-    secret_key = secret_key_value(profile.env_file, environ) if profile.secret_key else None
-    if secret_key:
-        values[SECRET_KEY] = secret_key
+    for name in (SECRET_KEY, OAUTH_SECRET) if profile.secret_key else ():
+        if name == OAUTH_SECRET and not profile.sandbox:
+            continue
+        generated = secret_key_value(profile.env_file, environ, name)
+        if generated:
+            values[name] = generated
     passthrough = [
         key for key in GENERATED_KEYS if key in values and environ.get(key) == values[key]
     ]
@@ -109,12 +119,15 @@ def set_up(profile: Profile, environ: Mapping[str, str]) -> None:
         _migrate({**environ, **values})
 
 
-def secret_key_value(env_file: Path, environ: Mapping[str, str]) -> str | None:
-    """The development TANDEM_SECRET_KEY: generated once, then kept in the env file (mode
-    0600, under .run/); None when the operator sets their own in the environment."""
-    if environ.get(SECRET_KEY):
+def secret_key_value(
+    env_file: Path, environ: Mapping[str, str], name: str = "TANDEM_SECRET_KEY"
+) -> str | None:
+    """A development secret (TANDEM_SECRET_KEY, the sandbox OAuth client's secret):
+    generated once, then kept in the env file (mode 0600, under .run/); None when the
+    operator sets their own in the environment."""
+    if environ.get(name):
         return None
-    kept = envfile.read(env_file).get(SECRET_KEY, "")
+    kept = envfile.read(env_file).get(name, "")
     return kept if len(kept) >= 32 else secrets.token_urlsafe(48)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
 from rq import get_current_job
 
+from jira.errors import JiraError
 from models.db import as_tenant_id
 from runtime import process_runtime
 from sync.backfill import run_backfill_page
@@ -15,6 +17,8 @@ from sync.drift import check_drift, integrations_to_check
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
 from sync.reconcile import reconcile_issue
+
+log = logging.getLogger(__name__)
 
 
 def process_webhook_event(tenant_id: str, event_id: str) -> str:
@@ -75,5 +79,10 @@ def drift_sweep() -> int:
 
 
 def drift_job(tenant_id: str, integration_id: str) -> int:
-    """Job: reconcile one integration's issues updated since its watermark."""
-    return check_drift(process_runtime(), as_tenant_id(tenant_id), uuid.UUID(integration_id))
+    """Job: reconcile one integration's issues updated since its watermark. A site that
+    refuses is logged and looked at again next time (the clock runs this every 5 min)."""
+    try:
+        return check_drift(process_runtime(), as_tenant_id(tenant_id), uuid.UUID(integration_id))
+    except JiraError as error:
+        log.warning("drift check of integration %s: %s", integration_id, error)
+        return 0
