@@ -46,7 +46,7 @@ lint: venv ## ruff check + ruff format --check
 
 bench: setup install-wrk ## Run the benchmarks against the development database
 	set -a; . .run/env; set +a; $(PY) bench/rls_overhead.py && $(PY) bench/crypto.py \
-	  && $(PY) bench/webhook_ingest.py
+	  && $(PY) bench/webhook_ingest.py && $(PY) bench/sync_e2e.py
 
 install-wrk: ## Install Debian's wrk (the load generator of bench/webhook_ingest.py) if missing
 	@if command -v wrk >/dev/null; then exit 0; fi; \
