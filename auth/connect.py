@@ -60,20 +60,24 @@ def _header(token: str) -> dict[str, Any]:
         raise ConnectAuthError("the token is malformed") from None
 
 
-def _decode(
-    token: str, key: Any, algorithm: str, leeway: int, verify_aud: bool = True, **options: Any
+def decode_claims(
+    token: str,
+    key: Any,
+    algorithm: str,
+    leeway: int,
+    required: list[str],
+    verify_aud: bool = True,
+    **options: Any,
 ) -> dict[str, Any]:
+    """Verify ``token`` with exactly one algorithm and the ``required`` claims; any
+    failure becomes a ConnectAuthError whose message names the reason in plain words."""
     try:
         return jwt.decode(
             token,
             key,
             algorithms=[algorithm],
             leeway=leeway,
-            options={
-                "require": _REQUIRED + options.pop("require", []),
-                "verify_iat": True,
-                "verify_aud": verify_aud,
-            },
+            options={"require": required, "verify_iat": True, "verify_aud": verify_aud},
             **options,
         )
     except jwt.ExpiredSignatureError:
@@ -115,7 +119,9 @@ def verify_signed_install(
     if header.get("alg") != "RS256":
         raise ConnectAuthError("install callbacks must be signed with RS256")
     key = keys.get(check_kid(header.get("kid")))
-    claims = _decode(token, key, "RS256", leeway, audience=list(audiences), require=["aud"])
+    claims = decode_claims(
+        token, key, "RS256", leeway, [*_REQUIRED, "aud"], audience=list(audiences)
+    )
     if claims["iss"] != client_key:
         raise ConnectAuthError("the token's issuer is not the installing clientKey")
     _check_qsh(claims, target, allow_context_qsh=False)
@@ -147,7 +153,7 @@ def verify_shared_secret_token(
     secret = find_secret(issuer)
     if secret is None:
         raise ConnectAuthError("the token's issuer is not an installation of this app")
-    claims = _decode(token, secret, "HS256", leeway, verify_aud=False)
+    claims = decode_claims(token, secret, "HS256", leeway, _REQUIRED, verify_aud=False)
     _check_audience(claims, {issuer, *audiences})
     _check_qsh(claims, target, allow_context_qsh)
     return claims

@@ -9,6 +9,7 @@ from typing import Any
 
 import jwt
 
+from auth.connect import decode_claims
 from auth.errors import ConnectAuthError
 
 MAX_TOKEN_LENGTH = 8192
@@ -36,24 +37,7 @@ def verify_webhook_token(
         raise ConnectAuthError("the token is malformed") from None
     if header.get("alg") != "HS256":
         raise ConnectAuthError("only HS256 tokens are accepted here")
-    try:
-        claims = jwt.decode(
-            token,
-            client_secret,
-            algorithms=["HS256"],
-            leeway=leeway,
-            options={"require": ["exp", "iat"], "verify_iat": True, "verify_aud": False},
-        )
-    except jwt.ExpiredSignatureError:
-        raise ConnectAuthError("the token has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise ConnectAuthError("the token was issued in the future") from None
-    except jwt.MissingRequiredClaimError as error:
-        raise ConnectAuthError(f"the token has no '{error.claim}' claim") from None
-    except jwt.InvalidSignatureError:
-        raise ConnectAuthError("the token's signature does not verify") from None
-    except jwt.PyJWTError:
-        raise ConnectAuthError("the token is malformed or its claims are invalid") from None
+    claims = decode_claims(token, client_secret, "HS256", leeway, ["exp", "iat"], verify_aud=False)
     _check_audience(claims, client_id)
     return claims
 
