@@ -13,6 +13,7 @@ from jira.client import JiraClient
 from jira.errors import PermanentError
 from models.links import AttachmentLink
 from runtime import Runtime
+from sync.children import maybe_there, tolerating_404
 
 CHUNK = 64 * 1024
 
@@ -109,12 +110,14 @@ def sync_attachments(
                 select(AttachmentLink).where(AttachmentLink.issue_link_id == issue_link_id)
             ).scalars()
         ]
-    current = {name: _attachments(side) for name, side in sides.items()}
+    origins = ("source", "target") if two_way else ("source",)
+    # One way, the target's list is not needed: copies are deleted by id.
+    current = {name: _attachments(sides[name]) for name in origins}
     done: list[str] = []
     new_links: list[dict[str, Any]] = []
     removed: list[uuid.UUID] = []
     copies = {row[other] for row in known for other in ("source", "target")}
-    for origin in ("source", "target") if two_way else ("source",):
+    for origin in origins:
         other = "target" if origin == "source" else "source"
         for attachment_id, attachment in current[origin].items():
             if attachment_id in copies:
@@ -140,8 +143,12 @@ def sync_attachments(
         origin, other = row["origin"], "target" if row["origin"] == "source" else "source"
         if row[origin] in current[origin]:
             continue
-        if row[other] and row[other] in current[other]:
-            sides[other].client.call("delete_attachment", path_params={"id": row[other]})
+        if maybe_there(current, other, row[other]):
+            tolerating_404(
+                lambda row=row, other=other: sides[other].client.call(
+                    "delete_attachment", path_params={"id": row[other]}
+                )
+            )
             done.append(f"deleted copy of attachment {row[origin]}")
         removed.append(row["id"])
     _store(runtime, tenant_id, issue_link_id, new_links, removed)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from jira.client import JiraClient
 from models.links import CommentLink
 from runtime import Runtime
+from sync.children import maybe_there, tolerating_404
 from sync.fields import value_hash
 from sync.markers import ATTRIBUTION_PREFIX, attribution_line
 
@@ -78,7 +79,8 @@ def sync_comments(
             for link in links
         ]
     origins = ("source", "target") if two_way else ("source",)
-    current = {name: _comments(sides[name]) for name in ("source", "target")}
+    # One way, the target's list is not needed: copies are edited or deleted by id.
+    current = {name: _comments(sides[name]) for name in origins}
     done: list[str] = []
     new_links: list[dict[str, Any]] = []
     updates: dict[uuid.UUID, str] = {}
@@ -116,22 +118,26 @@ def sync_comments(
         origin, other = row["origin"], "target" if row["origin"] == "source" else "source"
         comment = current[origin].get(row[origin])
         if comment is None:
-            if delete_policy == "delete_mirror" and row[other] in current[other]:
-                sides[other].client.call(
-                    "delete_comment", path_params={"key": sides[other].issue_id, "id": row[other]}
+            if delete_policy == "delete_mirror" and maybe_there(current, other, row[other]):
+                tolerating_404(
+                    lambda row=row, other=other: sides[other].client.call(
+                        "delete_comment",
+                        path_params={"key": sides[other].issue_id, "id": row[other]},
+                    )
                 )
                 done.append(f"deleted copy of comment {row[origin]}")
             removed.append(row["id"])
             continue
         body_hash = value_hash(comment.get("body"))
-        if body_hash != row["hash"] and row[other] in current[other]:
+        if body_hash != row["hash"] and maybe_there(current, other, row[other]):
             author = (comment.get("author") or {}).get("displayName", "someone")
-            sides[other].client.call(
-                "edit_comment",
-                path_params={"key": sides[other].issue_id, "id": row[other]},
-                json={
-                    "body": _with_attribution(comment.get("body"), author, sides[origin].issue_key)
-                },
+            body = _with_attribution(comment.get("body"), author, sides[origin].issue_key)
+            tolerating_404(
+                lambda row=row, other=other, body=body: sides[other].client.call(
+                    "edit_comment",
+                    path_params={"key": sides[other].issue_id, "id": row[other]},
+                    json={"body": body},
+                )
             )
             updates[row["id"]] = body_hash
             done.append(f"updated copy of comment {row[origin]}")

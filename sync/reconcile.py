@@ -51,6 +51,7 @@ class Plan:
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)  # what happened to comments/files
+    children: set[str] = field(default_factory=set)  # kinds a new mirror must copy
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def _reconcile(
             plan.action = "skip:the issue was deleted and has no active mirror"
             return "skipped"
         outcome = _create(runtime, tenant_id, context, issue_id, side, plan)
-        children = {"comments", "attachments"} & set(context.fields)
+        children = {"comments", "attachments"} & set(context.fields) & plan.children
         if outcome == "ok" and children:
             _children(runtime, tenant_id, context, issue_id, side, children, plan)
         return outcome
@@ -308,12 +309,30 @@ def _deleted(
     return "ok"
 
 
+CHILD_FIELDS = {"comments": "comment", "attachments": "attachment"}
+
+
 def _read(end: End, issue_id: str, fields: list[str]) -> dict[str, Any]:
+    """One read of the issue with every field the integration needs (children included,
+    so a new mirror only looks for comments and attachments the issue has)."""
+    names = [CHILD_FIELDS.get(name, name) for name in fields]
     return end.client.call(
         "get_issue",
         path_params={"key": issue_id},
-        params={"fields": ",".join([*fields, "project", "labels", "updated"])},
+        params={"fields": ",".join([*names, "project", "labels", "updated"])},
     ).json()
+
+
+def _children_present(issue: dict[str, Any]) -> set[str]:
+    """Which kinds of children the issue has, as far as the read shows."""
+    fields = issue.get("fields") or {}
+    present = set()
+    comments = fields.get("comment")
+    if comments is None or (comments.get("comments") or comments.get("total")):
+        present.add("comments")
+    if fields.get("attachment") is None or fields.get("attachment"):
+        present.add("attachments")
+    return present
 
 
 def _mappings(context: Context, towards: str) -> dict[str, Any]:
@@ -354,6 +373,7 @@ def _create(
     raw = read_values(issue, context.fields)
     values = {n: _for_other_side(runtime, context, n, v, other) for n, v in raw.items()}
     plan.action = "create"
+    plan.children = _children_present(issue)
     fields = edit_payload(values)
     fields.setdefault("issuetype", {"name": "Task"})
     fields.setdefault("summary", issue["fields"].get("summary") or issue["key"])
