@@ -33,10 +33,11 @@ from sync.fields import (
 from sync.markers import DELETED_LABEL, LINK_PROPERTY, SYNC_LABEL, link_property
 from sync.people import resolve_assignee
 from sync.sites import client_for, ends_of
-from sync.transitions import move_to_status
+from sync.transitions import TransitionCache, move_to_status
 
 SIDES = ("source", "target")
 SEEN = "_seen"  # in field_hashes: the newest change (epoch ms) already reconciled
+STATUS_NOW = "_status"  # in field_hashes: each side's status as last read or written
 # Fields a Jira webhook carries exactly as a REST v3 read returns them (the description
 # comes as wiki markup in webhooks, so it always needs a read).
 EVENT_SAFE_FIELDS = {"summary", "priority", "issuetype", "status", "assignee"}
@@ -386,7 +387,13 @@ def _create(
         json=link_property(str(context.integration_id), issue["key"], origin.site),
     )
     if values.get("status") is not None:
-        move_to_status(mirror_end.client, created["key"], values["status"], current=None)
+        move_to_status(
+            mirror_end.client,
+            created["key"],
+            values["status"],
+            current=None,
+            cache=TransitionCache(runtime.redis, mirror_end.site, mirror_end.project),
+        )
     plan.changed = sorted(values)
     ours = {n: value_hash(v) for n, v in raw.items()}
     theirs = {n: value_hash(v) for n, v in values.items()}
@@ -397,6 +404,8 @@ def _create(
         for n in raw
     }
     hashes[SEEN] = _updated_ms(issue)
+    if "status" in raw:
+        hashes[STATUS_NOW] = {side: raw["status"], other: values.get("status")}
     ids = {side: (issue["id"], issue["key"]), other: (created["id"], created["key"])}
     with runtime.db.tenant_session(tenant_id) as session:
         session.add(
@@ -454,11 +463,18 @@ def _update(
         value = _for_other_side(runtime, context, name, raw[winner][name], loser)
         writes[loser][name] = value
         hashes[name] = {winner: value_hash(raw[winner][name]), loser: value_hash(value)}
+    status_now = dict(link["hashes"].get(STATUS_NOW) or {})
+    for name, issue in issues.items():
+        status_now[name] = (issue["fields"].get("status") or {}).get("name", status_now.get(name))
     for side, values in writes.items():
         if values:
-            _write(context.ends[side], link[side], values, issues.get(side))
+            _write(runtime, context.ends[side], link[side], values, status_now.get(side))
+            if values.get("status") is not None:
+                status_now[side] = values["status"]
     plan.changed = sorted({*writes["source"], *writes["target"]})
     hashes[SEEN] = newest
+    if "status" in context.fields:
+        hashes[STATUS_NOW] = status_now
     if not plan.changed and newest == seen:
         return "skipped"
     with runtime.db.tenant_session(tenant_id) as session:
@@ -509,17 +525,20 @@ def _winner(
     return "target" if target_time > source_time else "source"
 
 
-def _write(end: End, issue_id: str, values: dict[str, Any], current: dict[str, Any] | None) -> None:
+def _write(
+    runtime: Runtime, end: End, issue_id: str, values: dict[str, Any], status_now: str | None
+) -> None:
+    """Edit the fields, then walk the workflow to the status (from where we last saw it;
+    a stale picture is corrected inside ``move_to_status``)."""
     payload = edit_payload(values)
     if payload:
         end.client.call("edit_issue", path_params={"key": issue_id}, json={"fields": payload})
     status = values.get("status")
-    if status is None:
-        return
-    if current is None:
-        current = end.client.call(
-            "get_issue", path_params={"key": issue_id}, params={"fields": "status"}
-        ).json()
-    now = (current["fields"].get("status") or {}).get("name")
-    if now != status:
-        move_to_status(end.client, issue_id, status, now)
+    if status is not None and status != status_now:
+        move_to_status(
+            end.client,
+            issue_id,
+            status,
+            status_now,
+            cache=TransitionCache(runtime.redis, end.site, end.project),
+        )

@@ -188,3 +188,17 @@ def test_deleting_the_source_labels_the_mirror(world: World) -> None:
     mirror = world.control("GET", f"/issues/{mirror_key}")
     assert "tandem-source-deleted" in mirror["fields"]["labels"]
     assert world.attempts(created["key"])[-1].action == "delete"
+
+
+def test_known_status_and_cached_transitions_cost_only_the_transition(world: World) -> None:
+    first = world.control("POST", "/issues", project="ALP", summary="Warm the cache")
+    second = world.control("POST", "/issues", project="ALP", summary="Use the cache")
+    world.settle()
+    for created in (first, second):
+        world.control("PUT", f"/issues/{created['key']}", status="In Progress")
+        world.settle()
+    moved = world.attempts(second["key"])[-1]
+    assert moved.details["changed"] == ["status"]
+    assert moved.details["calls"].get("transition") == 1
+    assert "get_transitions" not in moved.details["calls"], moved.details["calls"]
+    assert world.mirror_of(second["key"])["fields"]["status"]["name"] == "In Progress"
