@@ -107,6 +107,16 @@ return 1
 """
 
 
+def changed_fields(event: dict[str, Any] | None) -> list[str]:
+    """The fields an event says changed ("*" when it can't say: a creation, a read)."""
+    if not event or event.get("webhookEvent") != "jira:issue_updated":
+        return ["*"]
+    items = (event.get("changelog") or {}).get("items")
+    if not items:
+        return ["*"]
+    return sorted({str(item.get("fieldId") or item.get("field") or "*").lower() for item in items})
+
+
 def request_reconcile(
     runtime: Runtime,
     tenant_id: uuid.UUID,
@@ -122,8 +132,10 @@ def request_reconcile(
     from sync.jobs import reconcile_job  # the job module imports this one
 
     dirty = _key("dirty", integration_id, side, issue_id)
+    changed = _key("changed", integration_id, side, issue_id)
     with runtime.redis.pipeline() as pipeline:
-        pipeline.sadd(dirty, *scopes).expire(dirty, 3600).execute()
+        pipeline.sadd(dirty, *scopes).expire(dirty, 3600)
+        pipeline.sadd(changed, *changed_fields(event)).expire(changed, 3600).execute()
     if event and isinstance(event.get("timestamp"), int) and event.get("issue"):
         kept = {"timestamp": event["timestamp"], "issue": event["issue"]}
         runtime.redis.eval(
@@ -170,15 +182,20 @@ def run_serialised(
         return "deferred"
     dirty = _key("dirty", integration_id, side, issue_id)
     kept = _key("event", integration_id, side, issue_id)
+    changed = _key("changed", integration_id, side, issue_id)
     try:
         result = None
         for _ in range(3):  # bounded: a busy issue is picked up again by the next event
             with runtime.redis.pipeline() as pipeline:
-                members, _, event, _ = (
-                    pipeline.smembers(dirty).delete(dirty).get(kept).delete(kept).execute()
+                pipeline.smembers(dirty).delete(dirty).get(kept).delete(kept)
+                members, _, event, _, fields, _ = (
+                    pipeline.smembers(changed).delete(changed).execute()
                 )
             scopes = tuple(sorted(m.decode() for m in members)) or ("fields",)
-            result = reconcile(scopes, json.loads(event) if event else None)
+            latest = json.loads(event) if event else None
+            if latest is not None:
+                latest["changed"] = sorted(f.decode() for f in fields) or ["*"]
+            result = reconcile(scopes, latest)
             if not runtime.redis.exists(dirty):
                 break
         return result

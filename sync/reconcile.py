@@ -436,7 +436,7 @@ def _update(
     plan.action = "update"
     plan.issue_key = link["source_key"]
     seen = int(link["hashes"].get(SEEN, 0))
-    from_event = _current_event_issue(event, context.fields, seen)
+    from_event, compare = _current_event_issue(event, context.fields, seen)
     issues: dict[str, dict[str, Any]] = {}
     for name in SIDES if context.two_way else ("source",):
         if from_event is not None and name == side:
@@ -449,7 +449,7 @@ def _update(
     hashes: dict[str, Any] = {
         n: dict(h) for n, h in link["hashes"].items() if not n.startswith("_")
     }
-    for name in context.fields:
+    for name in compare:
         if name not in raw["source"]:
             continue
         stored = hashes.get(name, {})
@@ -489,16 +489,22 @@ def _update(
 
 def _current_event_issue(
     event: dict[str, Any] | None, fields: list[str], seen: int
-) -> dict[str, Any] | None:
-    """The webhook's issue when it can stand in for a read: it is not older than what was
-    already synced, and every field needed is one webhooks carry in the same form."""
-    if not event or int(event.get("timestamp") or 0) < seen:
-        return None
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The webhook's issue when it can stand in for a read, and the fields to compare.
+
+    Usable when it is not older than what was already synced, and every field that may
+    have changed (all configured ones, or only those the coalesced events' changelogs
+    name) is one webhooks carry in the same form as a REST v3 read."""
     needed = [name for name in fields if name in VALUE_FIELDS]
+    if not event or int(event.get("timestamp") or 0) < seen:
+        return None, needed
+    changed = event.get("changed")
+    if changed and "*" not in changed:
+        needed = [name for name in needed if name in changed]
     issue_fields = (event.get("issue") or {}).get("fields") or {}
     if not set(needed) <= EVENT_SAFE_FIELDS or not all(n in issue_fields for n in needed):
-        return None
-    return event["issue"]
+        return None, [name for name in fields if name in VALUE_FIELDS]
+    return event["issue"], needed
 
 
 def _updated_ms(issue: dict[str, Any]) -> int:
