@@ -137,7 +137,19 @@ def list_labels() -> Response:
 def create_issue() -> tuple[Response, int]:
     body = _body()
     fields = body.get("fields") if isinstance(body, dict) else None
+    properties = body.get("properties") if isinstance(body, dict) else None
+    if properties is not None and not (
+        isinstance(properties, list)
+        and all(isinstance(p, dict) and isinstance(p.get("key"), str) for p in properties)
+    ):
+        raise JiraError(400, "properties must be a list of {key, value}.")
     ref, events = issues.create_issue(_sb().state, g.site, g.actor, fields)
+    if properties:  # like Jira, issue properties may be set in the create call itself
+        state = _sb().state
+        with state.lock:
+            issue = state.site(g.site).issue(ref["key"])
+            for prop in properties:
+                issue.properties[prop["key"]] = prop.get("value")
     _publish(events)
     return jsonify(ref), 201
 

@@ -380,12 +380,12 @@ def _create(
     fields.setdefault("summary", issue["fields"].get("summary") or issue["key"])
     fields["project"] = {"key": mirror_end.project}
     fields["labels"] = [SYNC_LABEL]
-    created = mirror_end.client.call("create_issue", json={"fields": fields}).json()
-    mirror_end.client.call(
-        "set_property",
-        path_params={"key": created["key"], "property": LINK_PROPERTY},
-        json=link_property(str(context.integration_id), issue["key"], origin.site),
-    )
+    # The link property travels in the create call itself (one call, not two).
+    marker = link_property(str(context.integration_id), issue["key"], origin.site)
+    created = mirror_end.client.call(
+        "create_issue",
+        json={"fields": fields, "properties": [{"key": LINK_PROPERTY, "value": marker}]},
+    ).json()
     if values.get("status") is not None:
         move_to_status(
             mirror_end.client,

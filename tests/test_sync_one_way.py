@@ -44,7 +44,9 @@ def test_create_mirrors_once_with_markers(world: World) -> None:
     assert mirror["key"].startswith("ALPR-")
     (attempt,) = world.attempts(created["key"])
     assert (attempt.action, attempt.outcome, attempt.error) == ("create", "ok", None)
-    assert attempt.api_calls >= 3  # get source, create mirror, set the link property
+    # Read the source, create the mirror with its link property in the same call.
+    assert attempt.details["calls"]["create_issue"] == 1
+    assert "set_property" not in attempt.details["calls"]
     prop = (
         world.client()
         .call("get_property", path_params={"key": mirror["key"], "property": LINK_PROPERTY})
