@@ -35,6 +35,7 @@ class Settings:
     kek_current: str = ""
     dek_cache_seconds: int = 300
     db_pool_size: int = 5
+    worker_processes: int = 4
     log_level: str = "INFO"
     base_url: str = "http://127.0.0.1:8000"
     app_key: str = "io.tandem.jira-sync"
@@ -107,6 +108,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kek_current=environ.get("TANDEM_KEK_CURRENT", ""),
         dek_cache_seconds=_int(environ, "TANDEM_DEK_CACHE_SECONDS", 300),
         db_pool_size=_int(environ, "TANDEM_DB_POOL_SIZE", 5, minimum=1),
+        worker_processes=_int(environ, "WORKER_PROCESSES", 4, minimum=1),
         log_level=environ.get("LOG_LEVEL", "INFO").upper(),
         base_url=environ.get("TANDEM_BASE_URL", Settings.base_url).rstrip("/"),
         app_key=environ.get("TANDEM_APP_KEY", Settings.app_key),

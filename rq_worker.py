@@ -9,6 +9,7 @@ import time
 import redis
 from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
+from rq.worker_pool import WorkerPool
 
 from clock import register_schedule
 from config import ConfigError, load_settings
@@ -20,12 +21,19 @@ log = logging.getLogger("tandem.clock")
 QUEUES = ("lifecycle", "webhooks", "sync", "maintenance")
 
 
-def run_worker(redis_url: str) -> None:
-    """Serve every queue in priority order, with RQ's scheduler for retries."""
+def run_worker(redis_url: str, processes: int = 1) -> None:
+    """Serve every queue in priority order, with RQ's scheduler for retries.
+
+    Jobs mostly wait on Jira, so ``processes`` workers (``WORKER_PROCESSES``) run side by
+    side; each is a SimpleWorker, which runs jobs in its own process so the database
+    pools and the DEK cache are reused instead of rebuilt in a fork per job."""
     connection = redis_client(redis_url)
+    if processes > 1:
+        WorkerPool(
+            list(QUEUES), connection=connection, num_workers=processes, worker_class=SimpleWorker
+        ).start(burst=False)
+        return
     queues = [Queue(name, connection=connection) for name in QUEUES]
-    # SimpleWorker: jobs run in this process, so the database pools and the DEK cache
-    # are reused instead of rebuilt in a fork per job.
     SimpleWorker(queues, connection=connection).work(with_scheduler=True)
 
 
@@ -52,7 +60,10 @@ def main(argv: list[str]) -> int:
         print(f"tandem: {exc}", file=sys.stderr)
         return 3
     logging.basicConfig(level=settings.log_level)
-    (run_worker if argv[0] == "worker" else run_clock)(settings.redis_url)
+    if argv[0] == "worker":
+        run_worker(settings.redis_url, settings.worker_processes)
+    else:
+        run_clock(settings.redis_url)
     return 0
 
 
