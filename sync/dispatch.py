@@ -195,7 +195,14 @@ def run_serialised(
             latest = json.loads(event) if event else None
             if latest is not None:
                 latest["changed"] = sorted(f.decode() for f in fields) or ["*"]
-            result = reconcile(scopes, latest)
+            try:
+                result = reconcile(scopes, latest)
+            except Exception:
+                # Nothing asked for is dropped: the retry (or the next event) sees it all.
+                with runtime.redis.pipeline() as pipeline:
+                    pipeline.sadd(dirty, *scopes).expire(dirty, 3600)
+                    pipeline.sadd(changed, "*").expire(changed, 3600).execute()
+                raise
             if not runtime.redis.exists(dirty):
                 break
         return result

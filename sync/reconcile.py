@@ -204,9 +204,12 @@ def _reconcile(
         return outcome
     if "deleted" in scopes:
         return _deleted(runtime, tenant_id, context, side, plan)
-    outcome = "skipped"
+    outcome, failure = "skipped", None
     if "fields" in scopes:
-        outcome = _update(runtime, tenant_id, context, plan, side, event)
+        try:
+            outcome = _update(runtime, tenant_id, context, plan, side, event)
+        except PermanentError as error:
+            failure = error  # a field a person must fix: the comments and files still go
     else:
         plan.action, plan.issue_key = "children", context.link["source_key"]
     children = {"comments", "attachments"} & set(context.fields) & set(scopes)
@@ -214,6 +217,8 @@ def _reconcile(
         _children(runtime, tenant_id, context, issue_id, side, children, plan)
         if plan.comments:
             outcome = "ok"
+    if failure is not None:
+        raise failure
     return outcome
 
 
@@ -386,14 +391,6 @@ def _create(
         "create_issue",
         json={"fields": fields, "properties": [{"key": LINK_PROPERTY, "value": marker}]},
     ).json()
-    if values.get("status") is not None:
-        move_to_status(
-            mirror_end.client,
-            created["key"],
-            values["status"],
-            current=None,
-            cache=TransitionCache(runtime.redis, mirror_end.site, mirror_end.project),
-        )
     plan.changed = sorted(values)
     ours = {n: value_hash(v) for n, v in raw.items()}
     theirs = {n: value_hash(v) for n, v in values.items()}
@@ -402,24 +399,44 @@ def _create(
         if side == "source"
         else {"source": theirs[n], "target": ours[n]}
         for n in raw
+        if n != "status"  # recorded once the mirror has reached it
     }
     hashes[SEEN] = _updated_ms(issue)
-    if "status" in raw:
-        hashes[STATUS_NOW] = {side: raw["status"], other: values.get("status")}
     ids = {side: (issue["id"], issue["key"]), other: (created["id"], created["key"])}
+    # The link is saved at once, so a failure below (and the job's retry) can never
+    # create a second mirror; the retry finds the link and finishes the status.
     with runtime.db.tenant_session(tenant_id) as session:
-        session.add(
-            IssueLink(
-                tenant_id=tenant_id,
-                integration_id=context.integration_id,
-                source_issue_id=ids["source"][0],
-                source_issue_key=ids["source"][1],
-                target_issue_id=ids["target"][0],
-                target_issue_key=ids["target"][1],
-                field_hashes=hashes,
-                last_synced_at=datetime.now(UTC),
-            )
+        link = IssueLink(
+            tenant_id=tenant_id,
+            integration_id=context.integration_id,
+            source_issue_id=ids["source"][0],
+            source_issue_key=ids["source"][1],
+            target_issue_id=ids["target"][0],
+            target_issue_key=ids["target"][1],
+            field_hashes=hashes,
+            last_synced_at=datetime.now(UTC),
         )
+        session.add(link)
+        session.flush()
+        link_id = link.id
+    if "status" in raw:
+        if values.get("status") is not None:
+            move_to_status(
+                mirror_end.client,
+                created["key"],
+                values["status"],
+                current=None,
+                cache=TransitionCache(runtime.redis, mirror_end.site, mirror_end.project),
+            )
+        status_hashes = {side: ours["status"], other: theirs["status"]}
+        with runtime.db.tenant_session(tenant_id) as session:
+            row = session.get(IssueLink, link_id)
+            if row is not None:
+                row.field_hashes = {
+                    **hashes,
+                    "status": status_hashes,
+                    STATUS_NOW: {side: raw["status"], other: values.get("status")},
+                }
     return "ok"
 
 
