@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 
 from jira.calls import CALLS, JiraCall
 from jira.errors import AuthorizationError, PermanentError, TransientError, error_text
+from jira.gate import Gate
 from jira.meter import CallMeter
 from jira.signing import Credentials
 
@@ -58,6 +59,7 @@ class JiraClient:
         timeout: tuple[float, float] = (3.05, 15.0),
         max_attempts: int = 5,
         max_wait_seconds: float = 60.0,
+        gate: Gate | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -68,6 +70,7 @@ class JiraClient:
         self.max_attempts = max_attempts
         self.max_wait_seconds = max_wait_seconds
         self._sleep = sleep
+        self.gate = gate
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
 
     def call(
@@ -87,6 +90,7 @@ class JiraClient:
         waited = 0.0
         renewed = False
         for attempt in range(1, self.max_attempts + 1):
+            waited += self._hold_off(call, waited)
             response = self._send(call, path_and_query, json, request_options)
             if response is not None and response.status_code < 300:
                 return response
@@ -106,6 +110,16 @@ class JiraClient:
         raise TransientError(
             f"Jira did not answer {call.name} successfully after {attempt} attempts", status, name
         )
+
+    def _hold_off(self, call: JiraCall, waited: float) -> float:
+        """Wait out the site's shared Retry-After (another worker may have been told)."""
+        pause = self.gate.wait_seconds() if self.gate is not None else 0.0
+        if pause <= 0:
+            return 0.0
+        if waited + pause > self.max_wait_seconds:
+            raise TransientError(f"Jira asked us to wait {pause:.0f} s", 429, call.name)
+        self._sleep(pause)
+        return pause
 
     def _send(
         self, call: JiraCall, path_and_query: str, json: Any, options: dict[str, Any]
@@ -140,6 +154,8 @@ class JiraClient:
         if response is not None and response.status_code in WAIT_STATUSES:
             asked = retry_after_seconds(response.headers.get("Retry-After"))
             if asked is not None:
+                if self.gate is not None:
+                    self.gate.hold(asked)
                 return asked + self._rng.uniform(0, 0.25)
         return self._rng.uniform(0, min(30.0, 0.5 * 2 ** (attempt - 1)))
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from jira.client import JiraClient
 from jira.errors import AuthorizationError
+from jira.gate import SiteGate
 from jira.meter import CallMeter
 from jira.oauth_tokens import AccessTokens
 from jira.signing import BearerCredentials, ConnectCredentials
@@ -56,7 +57,12 @@ def client_for(
             runtime.settings.app_key,
             shared_secret_of(session, runtime.keys, installation),
         )
-        client = JiraClient(credentials, http=runtime.jira_http, meter=meter)
+        client = JiraClient(
+            credentials,
+            http=runtime.jira_http,
+            meter=meter,
+            gate=SiteGate(runtime.redis, credentials.base_url),
+        )
         _remember_app_account(runtime, installation.id, client)
         return client, installation.base_url
     if kind == "connection":
@@ -82,7 +88,12 @@ def connection_client(
         access_token=tokens,
         renew=tokens.renew,
     )
-    client = JiraClient(credentials, http=runtime.jira_http, meter=meter)
+    client = JiraClient(
+        credentials,
+        http=runtime.jira_http,
+        meter=meter,
+        gate=SiteGate(runtime.redis, credentials.base_url),
+    )
     _remember_app_account(runtime, connection.id, client)
     return client, connection.site_url
 

@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, request
 from jira.client import JiraClient
 from jira.errors import AuthorizationError, PermanentError, TransientError
 from jira.signing import ConnectCredentials
+from runtime import Runtime
 from sandbox.testing import running_sandbox
 from tests.support.http_server import serving
 
@@ -141,3 +142,26 @@ def test_connection_errors_are_transient() -> None:
     with pytest.raises(TransientError):
         client.call("myself")
     assert client.meter.calls == 2
+
+
+def test_a_retry_after_told_to_one_worker_holds_every_worker(runtime: Runtime) -> None:
+    from jira.gate import SiteGate
+
+    seen: list[float] = []
+    with serving(_scripted([(429, {"Retry-After": "1"})], seen)) as url:
+        gate_key = f"{url}/gate-test-{time.time()}"
+        first = JiraClient(
+            ConnectCredentials(url, APP_KEY, "s" * 32), gate=SiteGate(runtime.redis, gate_key)
+        )
+        other = JiraClient(
+            ConnectCredentials(url, APP_KEY, "s" * 32), gate=SiteGate(runtime.redis, gate_key)
+        )
+        told = time.monotonic()
+        # The first client is told to wait; it sleeps in its own call, so run the other
+        # client's call before the first retries, as a second worker would.
+        first.max_attempts = 1
+        with pytest.raises(TransientError):
+            first.call("myself")
+        assert other.call("myself").json() == {"accountId": "me"}
+    assert len(seen) == 2
+    assert seen[1] - told >= 0.95, "the other worker did not send before Retry-After ran out"
