@@ -32,11 +32,46 @@ class TransitionCache:
         return json.loads(raw) if raw else None
 
     def put(self, status: str, transitions: list[dict[str, Any]]) -> None:
-        slim = [{"id": t["id"], "to": {"name": t["to"]["name"]}} for t in transitions]
+        slim = [
+            {"id": t["id"], "to": {"name": t["to"]["name"], "category": _category(t)}}
+            for t in transitions
+        ]
         self._redis.set(self._prefix + status, json.dumps(slim), ex=CACHE_SECONDS)
+        learned = {t["to"]["name"]: c for t in slim if (c := t["to"]["category"])}
+        if learned:
+            self._redis.hset(self._prefix + "categories", mapping=learned)
+            self._redis.expire(self._prefix + "categories", 24 * 3600)
+
+    def category(self, status: str) -> str | None:
+        """The status category (new, indeterminate, done) of a status seen before."""
+        raw = self._redis.hget(self._prefix + "categories", status)
+        return raw.decode() if raw else None
 
     def forget(self, status: str) -> None:
         self._redis.delete(self._prefix + status)
+
+
+RANK = {"new": 0, "indeterminate": 1, "done": 2}
+
+
+def _category(transition: dict[str, Any]) -> str | None:
+    to = transition.get("to") or {}
+    return to.get("category") or (to.get("statusCategory") or {}).get("key")
+
+
+def _preferred(
+    options: list[dict[str, Any]], previous: str | None, target_category: str | None
+) -> list[dict[str, Any]]:
+    """Onward transitions, best first: not straight back to where we came from, and
+    towards the target's status category (to do, in progress, done)."""
+    goal = RANK.get(target_category or "")
+
+    def cost(transition: dict[str, Any]) -> tuple[int, int]:
+        rank = RANK.get(_category(transition) or "")
+        distance = abs(rank - goal) if rank is not None and goal is not None else 1
+        return (int(transition["to"]["name"] == previous), distance)
+
+    return sorted(options, key=cost)
 
 
 def _available(
@@ -71,16 +106,24 @@ def move_to_status(
     """Transition ``issue_key`` from ``current`` (None: unknown) to ``status``, through
     intermediate statuses when there is no direct transition; returns how many
     transitions were made."""
-    now, visited, steps, retried = current, {current}, 0, False
+    now, visited, steps, retried, previous = current, {current}, 0, False, None
+    tried: set[tuple[str | None, str]] = set()
+    target_category = cache.category(status) if cache is not None else None
     while steps < MAX_STEPS:
         if now == status:
             return steps
         transitions, cached = _available(client, issue_key, now, cache)
         direct = [t for t in transitions if t["to"]["name"] == status]
-        onward = direct or [t for t in transitions if t["to"]["name"] not in visited]
+        if cache is not None and target_category is None:
+            target_category = cache.category(status)
+        untried = [t for t in transitions if (now, t["to"]["name"]) not in tried]
+        fresh = [t for t in untried if t["to"]["name"] not in visited]
+        # New statuses first; when none is left, step back along an untried way.
+        onward = direct or _preferred(fresh or untried, previous, target_category)
         if not onward:
             break
         chosen = onward[0]
+        tried.add((now, chosen["to"]["name"]))
         try:
             client.call(
                 "transition",
@@ -94,9 +137,9 @@ def move_to_status(
             if cache is not None and now is not None:
                 cache.forget(now)
             now = _current(client, issue_key)
-            visited = {now}
+            visited, tried = {now}, set()
             continue
         steps += 1
-        now = chosen["to"]["name"]
+        previous, now = now, chosen["to"]["name"]
         visited.add(now)
     raise PermanentError(f"no workflow path from '{current}' to status '{status}' on {issue_key}")

@@ -206,3 +206,15 @@ def test_known_status_and_cached_transitions_cost_only_the_transition(world: Wor
     assert moved.details["calls"].get("transition") == 1
     assert "get_transitions" not in moved.details["calls"], moved.details["calls"]
     assert world.mirror_of(second["key"])["fields"]["status"]["name"] == "In Progress"
+
+
+def test_status_finds_its_way_when_the_first_transition_leads_back(world: World) -> None:
+    # On ALPR (review workflow) the first way out of "In Progress" is back to "To Do".
+    created = world.control("POST", "/issues", project="ALP", summary="Forward, not back")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", status="In Progress")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", status="Done")
+    world.settle()
+    assert world.mirror_of(created["key"])["fields"]["status"]["name"] == "Done"
+    assert world.attempts(created["key"])[-1].outcome == "ok"
