@@ -33,7 +33,7 @@ from sync.fields import (
 from sync.markers import DELETED_LABEL, LINK_PROPERTY, SYNC_LABEL, link_property
 from sync.people import resolve_assignee
 from sync.sites import client_for, ends_of
-from sync.transitions import TransitionCache, move_to_status
+from sync.transitions import TransitionCache, move_to_status, status_of_new_issue
 
 SIDES = ("source", "target")
 SEEN = "_seen"  # in field_hashes: the newest change (epoch ms) already reconciled
@@ -421,13 +421,9 @@ def _create(
         link_id = link.id
     if "status" in raw:
         if values.get("status") is not None:
-            move_to_status(
-                mirror_end.client,
-                created["key"],
-                values["status"],
-                current=None,
-                cache=TransitionCache(runtime.redis, mirror_end.site, mirror_end.project),
-            )
+            cache = TransitionCache(runtime.redis, mirror_end.site, mirror_end.project)
+            start = status_of_new_issue(mirror_end.client, created["key"], cache)
+            move_to_status(mirror_end.client, created["key"], values["status"], start, cache)
         status_hashes = {side: ours["status"], other: theirs["status"]}
         with runtime.db.tenant_session(tenant_id) as session:
             row = session.get(IssueLink, link_id)

@@ -42,6 +42,14 @@ class TransitionCache:
             self._redis.hset(self._prefix + "categories", mapping=learned)
             self._redis.expire(self._prefix + "categories", 24 * 3600)
 
+    def initial(self) -> str | None:
+        """The status a new issue of this project starts in, once seen."""
+        raw = self._redis.get(self._prefix + "initial")
+        return raw.decode() if raw else None
+
+    def remember_initial(self, status: str) -> None:
+        self._redis.set(self._prefix + "initial", status, ex=24 * 3600)
+
     def category(self, status: str) -> str | None:
         """The status category (new, indeterminate, done) of a status seen before."""
         raw = self._redis.hget(self._prefix + "categories", status)
@@ -143,3 +151,13 @@ def move_to_status(
         previous, now = now, chosen["to"]["name"]
         visited.add(now)
     raise PermanentError(f"no workflow path from '{current}' to status '{status}' on {issue_key}")
+
+
+def status_of_new_issue(client: JiraClient, issue_key: str, cache: TransitionCache) -> str | None:
+    """Where a just-created issue stands: known per project after the first look."""
+    known = cache.initial()
+    if known is None:
+        known = _current(client, issue_key)
+        if known:
+            cache.remember_initial(known)
+    return known
