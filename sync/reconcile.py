@@ -456,7 +456,10 @@ def _update(
             issues[name] = from_event  # the webhook body is current: no read needed
         else:
             issues[name] = _read(context.ends[name], link[name], context.fields)
-    newest = max(seen, event["timestamp"] if from_event else _updated_ms(issues[side]))
+    # An event older than either side as read here is late: its body must never stand in
+    # (a later run reads, and compares every field, instead).
+    read = [_updated_ms(issue) for issue in issues.values() if issue is not from_event]
+    newest = max(seen, event["timestamp"] if from_event else 0, *read)
     raw = {name: read_values(issue, context.fields) for name, issue in issues.items()}
     writes: dict[str, dict[str, Any]] = {"source": {}, "target": {}}
     hashes: dict[str, Any] = {
