@@ -14,7 +14,7 @@ from config import Settings
 from models.links import IssueLink
 from runtime import Runtime
 from sync.markers import LINK_PROPERTY, SYNC_LABEL
-from tests.sync_world import World, sync_world
+from tests.sync_world import World, adf_text, sync_world
 
 ONE_WAY = {
     "name": "ALP to ALPR",
@@ -81,6 +81,31 @@ def test_fields_outside_the_allow_list_never_travel(world: World) -> None:
     world.settle()
     mirror = world.mirror_of(created["key"])
     assert "secret-label" not in mirror["fields"]["labels"]
+    later = world.attempts(created["key"])[before:]
+    assert later and all(a.outcome == "skipped" for a in later)
+    assert all("edit_issue" not in a.details["calls"] for a in later)
+
+
+def test_a_description_edit_travels_and_costs_one_read(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Described")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", description="What it is about")
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    assert adf_text(mirror["fields"]["description"]) == "What it is about"
+    update = world.attempts(created["key"])[-1]
+    assert (update.outcome, update.details["changed"]) == ("ok", ["description"])
+    # Webhooks carry descriptions as wiki markup, so the source is read for the ADF.
+    assert update.details["calls"] == {"get_issue": 1, "edit_issue": 1}
+
+
+def test_the_issue_type_stays_home_when_not_in_the_allow_list(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="A task here")
+    world.settle()
+    before = len(world.attempts(created["key"]))
+    world.control("PUT", f"/issues/{created['key']}", issuetype="Bug")
+    world.settle()
+    assert world.mirror_of(created["key"])["fields"]["issuetype"]["name"] == "Task"
     later = world.attempts(created["key"])[before:]
     assert later and all(a.outcome == "skipped" for a in later)
     assert all("edit_issue" not in a.details["calls"] for a in later)

@@ -10,12 +10,12 @@ import requests
 
 from config import Settings
 from runtime import Runtime
-from tests.sync_world import World, sync_world
+from tests.sync_world import World, adf_text, sync_world
 
 TWO_WAY = {
     "name": "ALP with ALPR",
     "direction": "two_way",
-    "fields": ["summary", "priority", "status", "comments", "assignee"],
+    "fields": ["summary", "priority", "issuetype", "status", "comments", "assignee"],
 }
 
 
@@ -110,3 +110,27 @@ def test_assignee_is_the_same_account_on_the_same_site(world: World) -> None:
     world.settle()
     mirror = world.mirror_of(created["key"])
     assert mirror["fields"]["assignee"]["accountId"] == person
+
+
+def test_the_issue_type_travels_back_and_the_description_stays_home(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Typed", issuetype="Bug")
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+    assert mirror["fields"]["issuetype"]["name"] == "Bug"
+    before = len(world.attempts(created["key"]))
+    world.control("PUT", f"/issues/{mirror['key']}", issuetype="Task")
+    world.settle()
+    assert world.control("GET", f"/issues/{created['key']}")["fields"]["issuetype"]["name"] == (
+        "Task"
+    )
+    assert writes(world, created["key"], before) == 1, "one write, no echo"
+
+    before = len(world.attempts(created["key"]))
+    world.control("PUT", f"/issues/{created['key']}", description="Only here")
+    world.control("PUT", f"/issues/{mirror['key']}", description="Only there")
+    world.settle()
+    source = world.control("GET", f"/issues/{created['key']}")["fields"]["description"]
+    target = world.control("GET", f"/issues/{mirror['key']}")["fields"]["description"]
+    assert (adf_text(source), adf_text(target)) == ("Only here", "Only there")
+    later = world.attempts(created["key"])[before:]
+    assert later and writes(world, created["key"], before) == 0
