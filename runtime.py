@@ -19,6 +19,7 @@ from keys.data_keys import KeyService
 from keys.kek import KekProvider, provider_from_settings
 from keys.keyring_file import create_keyring
 from models.db import Database, make_engine
+from sync.group_commit import GroupCommit
 
 INSTALLATION_CACHE_SECONDS = 5
 DEV_KEYRING = Path(__file__).resolve().parent / ".run" / "keyring.json"
@@ -52,6 +53,13 @@ class Runtime:
     redis_breaker: RedisBreaker = field(default_factory=RedisBreaker)
     jira_http: requests.Session = field(default_factory=pooled_session)
     _maintenance: Engine | None = field(default=None, repr=False)
+    inbox: GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from sync.inbox import record_arrivals  # sync.inbox names this class
+
+        # Concurrent webhooks of this process share one inbox transaction (sync/inbox.py).
+        self.inbox = GroupCommit(lambda arrivals: record_arrivals(self, arrivals))
 
     def queue(self, name: str) -> Queue:
         """An RQ queue on this process's Redis connection."""

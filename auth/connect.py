@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,25 @@ def token_from(authorization: str | None, query_jwt: str | None = None) -> str:
     if len(token) > MAX_TOKEN_LENGTH:
         raise ConnectAuthError("the token is too long")
     return token
+
+
+def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims, read without verifying, only to find the issuer's secret;
+    PyJWT then verifies the whole token (decoding it twice with PyJWT costs a webhook
+    about 0.1 ms more)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ConnectAuthError("the token is malformed")
+    try:
+        header, payload = (
+            json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+            for part in parts[:2]
+        )
+    except ValueError:  # bad base64, bad UTF-8 or bad JSON
+        raise ConnectAuthError("the token is malformed") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise ConnectAuthError("the token is malformed")
+    return header, payload
 
 
 def _header(token: str) -> dict[str, Any]:
@@ -141,13 +162,10 @@ def verify_shared_secret_token(
     ``aud`` is optional here; when present it must name the issuer itself (as
     atlassian-jwt writes it) or one of ``audiences``.
     """
-    try:
-        unverified = jwt.decode_complete(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise ConnectAuthError("the token is malformed") from None
-    if unverified["header"].get("alg") != "HS256":
+    header, payload = _unverified_parts(token)
+    if header.get("alg") != "HS256":
         raise ConnectAuthError("only HS256 tokens are accepted here")
-    issuer = unverified["payload"].get("iss")
+    issuer = payload.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise ConnectAuthError("the token has no 'iss' claim")
     secret = find_secret(issuer)

@@ -7,7 +7,7 @@ and as the owner on schema ``norls`` (same rows and indexes, no RLS) through an 
 plain session. Both sides run the same SQL text, with the explicit ``tenant_id`` filter
 product code writes, over the same random tenants. Writes are committed, as in the product.
 
-Shapes: ``webhook`` is the inbox insert of ``sync.inbox.record_webhook``; ``sync`` reads
+Shapes: ``webhook`` is the inbox insert of ``sync.inbox`` (one row); ``sync`` reads
 the installation, connection and their data keys, updates the connection and appends an
 audit row; ``page`` lists a tenant's 50 most recent audit rows joined with its installation.
 
@@ -65,7 +65,7 @@ MIN_ROUNDS = 5
 WARMUP = 100
 SEED = 7
 
-# The statement of sync.inbox.record_webhook (kept identical, with the tenant as :t).
+# The single-row form of the inbox insert of sync.inbox (with the tenant as :t).
 WEBHOOK_INSERT = text(
     "INSERT INTO webhook_events (id, tenant_id, installation_id, identifier, event, "
     "payload) VALUES (:id, :t, :installation, :identifier, :event, "

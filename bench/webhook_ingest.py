@@ -508,7 +508,10 @@ def parse_options(argv: list[str] | None) -> Options:
 
 def server_env(o: Options, urls: dict[str, str], keyring: Path) -> dict[str, str]:
     """The environment both gunicorns get (the bare app ignores all but gunicorn's knobs)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TANDEM_", "DATABASE_"))}
+    # make run's .run/env points OAuth and Connect at the http:// sandbox, which production
+    # refuses; the benchmark uses neither.
+    ours = ("TANDEM_", "DATABASE_", "OAUTH_", "CONNECT_", "SANDBOX_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     env.pop("PORT", None)
     env |= {
         "TANDEM_ENV": "production",

@@ -17,7 +17,7 @@ from handlers.webhooks import IDENTIFIER_HEADER, MAX_IDENTIFIER_LENGTH, limit_bo
 from models.connection_lifecycle import webhook_tenant
 from schemas import InvalidPayload, validate
 from sync.connection_webhooks import EVENTS
-from sync.inbox import enqueue_event, record_webhook
+from sync.inbox import Arrival, record_webhook
 
 oauth_webhooks = Blueprint("oauth_webhooks", __name__)
 oauth_webhooks.before_request(limit_body_size)
@@ -65,16 +65,16 @@ def receive(connection_id: str) -> ResponseReturnValue:
     try:
         event_id = record_webhook(
             rt,
-            tenant_id,
-            None,
-            identifier,
-            event,
-            request.get_data(as_text=True),
-            connection_id=connection,
+            Arrival(
+                tenant_id,
+                identifier,
+                event,
+                request.get_data(as_text=True),
+                connection_id=connection,
+            ),
         )
     except DataError:
         abort(400, description="the body holds text PostgreSQL cannot store (e.g. \\u0000)")
     if event_id is None:
         return jsonify(status="duplicate"), 200
-    enqueue_event(rt, tenant_id, event_id)
     return jsonify(status="accepted"), 202

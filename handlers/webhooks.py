@@ -8,7 +8,7 @@ from sqlalchemy.exc import DataError
 
 from handlers.connect_auth import connect_jwt, runtime
 from handlers.request_body import validated_json
-from sync.inbox import enqueue_event, record_webhook
+from sync.inbox import Arrival, record_webhook
 
 webhooks = Blueprint("webhooks", __name__)
 
@@ -52,15 +52,16 @@ def receive(slug: str) -> ResponseReturnValue:
     try:
         event_id = record_webhook(
             rt,
-            installation.tenant_id,
-            installation.installation_id,
-            identifier,
-            event,
-            request.get_data(as_text=True),
+            Arrival(
+                installation.tenant_id,
+                identifier,
+                event,
+                request.get_data(as_text=True),
+                installation_id=installation.installation_id,
+            ),
         )
     except DataError:
         abort(400, description="the body holds text PostgreSQL cannot store (e.g. \\u0000)")
     if event_id is None:
         return jsonify(status="duplicate"), 200
-    enqueue_event(rt, installation.tenant_id, event_id)
     return jsonify(status="accepted"), 202

@@ -11,13 +11,15 @@ import pytest
 from flask.testing import FlaskClient
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 from werkzeug.test import TestResponse
 
 import runtime as runtime_module
 from app import create_app
+from models.lifecycle import find_installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
-from sync.inbox import QUEUE, sweep_pending
+from sync.inbox import QUEUE, Arrival, job_id_for, record_arrivals, sweep_pending
 from tests.connect_fixtures import ConnectWorld
 from tests.support.connect_tokens import secret_token
 
@@ -157,3 +159,46 @@ def test_events_of_an_uninstalled_installation_are_skipped(
     assert event.status == "skipped"
     late = post(connect_world.client, client_key, secret, body(), "after")
     assert late.status_code == 401
+
+
+def test_a_batch_keeps_each_webhooks_own_outcome(
+    connect_world: ConnectWorld, runtime: Runtime, site
+) -> None:
+    """One group-committed batch: two tenants, a repeat within the batch, one identifier
+    stored before and one body PostgreSQL refuses; each arrival gets its own answer."""
+    _, _, tenant_a = site
+    _, other_key, _ = connect_world.install()
+    tenant_b = runtime.db.directory_lookup("connect_client_key", other_key)
+    installation_a = installation_of(runtime, site[0])
+    installation_b = installation_of(runtime, other_key)
+
+    def arrival(tenant, installation, identifier, text="ok") -> Arrival:
+        payload = json.dumps({**body(), "note": text}).replace("NUL", "\\u0000")
+        return Arrival(tenant, identifier, "jira:issue_created", payload, installation)
+
+    (stored,) = record_arrivals(runtime, [arrival(tenant_a, installation_a, "seen")])
+    outcomes = record_arrivals(
+        runtime,
+        [
+            arrival(tenant_a, installation_a, "a1"),
+            arrival(tenant_b, installation_b, "b1"),
+            arrival(tenant_a, installation_a, "a1"),  # the same delivery twice in one batch
+            arrival(tenant_a, installation_a, "seen"),
+            arrival(tenant_a, installation_a, "bad", "NUL"),
+            arrival(tenant_b, installation_b, "a1"),  # identifiers are per tenant
+        ],
+    )
+    a1, b1, repeat, seen, bad, b_a1 = outcomes
+    assert isinstance(a1, uuid.UUID) and isinstance(b1, uuid.UUID) and isinstance(b_a1, uuid.UUID)
+    assert (repeat, seen) == (None, None)
+    assert isinstance(bad, DataError)
+    assert sorted(e.identifier for e in events(runtime, tenant_a)) == ["a1", "seen"]
+    assert sorted(e.identifier for e in events(runtime, tenant_b)) == ["a1", "b1"]
+    queued = set(Queue(QUEUE, connection=runtime.redis).job_ids)
+    assert queued == {job_id_for(e) for e in (stored, a1, b1, b_a1)}, "one job per new event"
+
+
+def installation_of(runtime: Runtime, client_key: str) -> uuid.UUID:
+    found = find_installation(runtime.db, runtime.keys, client_key)
+    assert found is not None
+    return found.installation_id
