@@ -423,7 +423,14 @@ def _create(
         if values.get("status") is not None:
             cache = TransitionCache(runtime.redis, mirror_end.site, mirror_end.project)
             start = status_of_new_issue(mirror_end.client, created["key"], cache)
-            move_to_status(mirror_end.client, created["key"], values["status"], start, cache)
+            move_to_status(
+                mirror_end.client,
+                created["key"],
+                values["status"],
+                start,
+                cache,
+                _status_category(issue),
+            )
         status_hashes = {side: ours["status"], other: theirs["status"]}
         with runtime.db.tenant_session(tenant_id) as session:
             row = session.get(IssueLink, link_id)
@@ -484,7 +491,9 @@ def _update(
         status_now[name] = (issue["fields"].get("status") or {}).get("name", status_now.get(name))
     for side, values in writes.items():
         if values:
-            _write(runtime, context.ends[side], link[side], values, status_now.get(side))
+            origin = issues["target" if side == "source" else "source"]
+            now = status_now.get(side)
+            _write(runtime, context.ends[side], link[side], values, now, _status_category(origin))
             if values.get("status") is not None:
                 status_now[side] = values["status"]
     plan.changed = sorted({*writes["source"], *writes["target"]})
@@ -547,11 +556,23 @@ def _winner(
     return "target" if target_time > source_time else "source"
 
 
+def _status_category(issue: dict[str, Any]) -> str | None:
+    """The category (new, indeterminate, done) of the issue's status."""
+    status = (issue.get("fields") or {}).get("status") or {}
+    return (status.get("statusCategory") or {}).get("key")
+
+
 def _write(
-    runtime: Runtime, end: End, issue_id: str, values: dict[str, Any], status_now: str | None
+    runtime: Runtime,
+    end: End,
+    issue_id: str,
+    values: dict[str, Any],
+    status_now: str | None,
+    category: str | None = None,
 ) -> None:
     """Edit the fields, then walk the workflow to the status (from where we last saw it;
-    a stale picture is corrected inside ``move_to_status``)."""
+    a stale picture is corrected inside ``move_to_status``), towards ``category``, the
+    category the status has on the side it comes from."""
     payload = edit_payload(values)
     if payload:
         end.client.call("edit_issue", path_params={"key": issue_id}, json={"fields": payload})
@@ -563,4 +584,5 @@ def _write(
             status,
             status_now,
             cache=TransitionCache(runtime.redis, end.site, end.project),
+            category=category,
         )

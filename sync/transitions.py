@@ -110,20 +110,24 @@ def move_to_status(
     status: str,
     current: str | None,
     cache: TransitionCache | None = None,
+    category: str | None = None,
 ) -> int:
     """Transition ``issue_key`` from ``current`` (None: unknown) to ``status``, through
-    intermediate statuses when there is no direct transition; returns how many
-    transitions were made."""
+    intermediate statuses when there is no direct transition, towards the status's
+    category (as this project's transitions showed it, else ``category``: what the
+    status is on the other side); returns how many transitions were made."""
     now, visited, steps, retried, previous = current, {current}, 0, False, None
     tried: set[tuple[str | None, str]] = set()
-    target_category = cache.category(status) if cache is not None else None
+    known = cache.category(status) if cache is not None else None
+    target_category = known or category
     while steps < MAX_STEPS:
         if now == status:
             return steps
         transitions, cached = _available(client, issue_key, now, cache)
         direct = [t for t in transitions if t["to"]["name"] == status]
-        if cache is not None and target_category is None:
-            target_category = cache.category(status)
+        if cache is not None and known is None:
+            known = cache.category(status)
+            target_category = known or category
         untried = [t for t in transitions if (now, t["to"]["name"]) not in tried]
         fresh = [t for t in untried if t["to"]["name"] not in visited]
         # New statuses first; when none is left, step back along an untried way.

@@ -233,6 +233,25 @@ def test_known_status_and_cached_transitions_cost_only_the_transition(world: Wor
     assert world.mirror_of(second["key"])["fields"]["status"]["name"] == "In Progress"
 
 
+def test_a_first_walk_heads_for_the_status_category_not_back_to_the_start(
+    world: World,
+) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="First contact")
+    world.settle()
+    world.control("PUT", f"/issues/{created['key']}", status="In Progress")
+    world.settle()
+    # As on first contact with ALPR's workflow: nothing known about its statuses yet.
+    site = world.sandbox.site_url("alpha")
+    for key in world.runtime.redis.scan_iter(f"tandem:transitions:{site}:ALPR:*"):
+        world.runtime.redis.delete(key)
+    world.control("PUT", f"/issues/{created['key']}", status="Done")
+    world.settle()
+    assert world.mirror_of(created["key"])["fields"]["status"]["name"] == "Done"
+    # Done is a "done" status on ALP: In Review (in progress) is nearer than To Do (new).
+    moved = world.attempts(created["key"])[-1]
+    assert moved.details["calls"]["transition"] == 2, moved.details["calls"]
+
+
 def test_status_finds_its_way_when_the_first_transition_leads_back(world: World) -> None:
     # On ALPR (review workflow) the first way out of "In Progress" is back to "To Do".
     created = world.control("POST", "/issues", project="ALP", summary="Forward, not back")
