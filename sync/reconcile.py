@@ -190,6 +190,40 @@ def _reconcile(
     if context is None:
         plan.action = "skip:the integration is disabled or paused"
         return "skipped"
+    try:
+        return _apply(runtime, tenant_id, context, issue_id, side, scopes, event, plan)
+    except PermanentError as error:
+        # Events of an issue's deletion (its comments' too) race its reconciles: when the
+        # issue itself is gone, the deletion's own reconcile applies the policy.
+        if error.status != 404 or not _gone(context.ends[side], issue_id):
+            raise
+        plan.action = "skip:the issue was deleted"
+        plan.issue_key = plan.issue_key or ((event or {}).get("issue") or {}).get("key")
+        return "skipped"
+
+
+def _gone(end: End, issue_id: str) -> bool:
+    """Whether the issue no longer exists (or is no longer visible to us)."""
+    try:
+        end.client.call("get_issue", path_params={"key": issue_id}, params={"fields": "summary"})
+    except PermanentError as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
+def _apply(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    context: Context,
+    issue_id: str,
+    side: str,
+    scopes: tuple[str, ...],
+    event: dict[str, Any] | None,
+    plan: Plan,
+) -> str:
+    """Create, update, sync the children of, or apply the deletion of, a loaded issue."""
     if context.link is None:
         if side == "target" and not context.two_way:
             plan.action = "skip:one-way integrations do not copy issues back"

@@ -17,12 +17,22 @@ from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from sync.dispatch import QUEUE
 from sync.events import handle_webhook_event
+from sync.markers import DELETED_LABEL
 from tests.sync_world import World, adf_text, sync_world
 
 TWO_WAY = {
     "name": "ALP with ALPR, every field",
     "direction": "two_way",
-    "fields": ["summary", "description", "priority", "issuetype", "status", "assignee"],
+    "fields": [
+        "summary",
+        "description",
+        "priority",
+        "issuetype",
+        "status",
+        "assignee",
+        "comments",
+    ],
+    "on_issue_deleted": "label_mirror",
 }
 WRITES = ("create_issue", "edit_issue", "transition")
 # Three edits of one issue, one webhook each; the last touches every field the first two did.
@@ -40,13 +50,17 @@ def world(settings: Settings, runtime: Runtime) -> Iterator[World]:
         yield built
 
 
-def pending_events(world: World, *keys: str) -> list[uuid.UUID]:
+def pending(world: World, *keys: str) -> list[WebhookEvent]:
     """The inbox rows not yet processed for these issues, oldest change first."""
     assert world.sandbox.wait_for_deliveries(20)["idle"]
     with world.runtime.db.tenant_session(world.tenant_id) as session:
         rows = session.execute(select(WebhookEvent).where(WebhookEvent.status == "pending"))
         found = [e for e in rows.scalars() if (e.payload.get("issue") or {}).get("key") in keys]
-        return [e.id for e in sorted(found, key=lambda e: e.payload["timestamp"])]
+        return sorted(found, key=lambda e: e.payload["timestamp"])
+
+
+def pending_events(world: World, *keys: str) -> list[uuid.UUID]:
+    return [event.id for event in pending(world, *keys)]
 
 
 def run_one_by_one(world: World, event_ids: list[uuid.UUID]) -> None:
@@ -126,3 +140,25 @@ def test_a_late_event_after_a_read_of_both_sides_writes_nothing(world: World) ->
     first, *late = writes(world, key, before)
     assert first == {"edit_issue": 2}, first  # the description back, the summary forward
     assert late == [{}, {}], late
+
+
+def test_a_deleted_issues_comment_events_before_or_after_its_deletion_skip(
+    world: World,
+) -> None:
+    for order in ("comments first", "deletion first"):
+        created = world.control("POST", "/issues", project="ALP", summary=order)
+        world.control("POST", f"/issues/{created['key']}/comments", body="Goes with it")
+        world.settle()
+        key, mirror_key = created["key"], world.mirror_of(created["key"])["key"]
+        before = len(world.attempts(key))
+        world.control("DELETE", f"/issues/{key}")
+        named = {event.event: event.id for event in pending(world, key)}
+        assert named.keys() == {"jira:issue_deleted", "comment_deleted"}, named
+        deletion, comment = named["jira:issue_deleted"], named["comment_deleted"]
+        run_one_by_one(
+            world, [comment, deletion] if order == "comments first" else [deletion, comment]
+        )
+        world.settle()
+        assert DELETED_LABEL in world.control("GET", f"/issues/{mirror_key}")["fields"]["labels"]
+        outcomes = sorted((a.outcome, a.error) for a in world.attempts(key)[before:])
+        assert outcomes == [("ok", None), ("skipped", "the issue was deleted")], (order, outcomes)
