@@ -113,8 +113,16 @@ def _remember_app_account(runtime: Runtime, end_id: uuid.UUID, client: JiraClien
         runtime.redis.set(app_account_key(end_id), account, ex=24 * 3600)
 
 
+def _actor(payload: dict) -> str | None:
+    """Who made the change a webhook reports: its ``user``; comment events carry none, so
+    the comment's last writer for a creation or an edit (a deletion's is not known)."""
+    if payload.get("webhookEvent") in ("comment_created", "comment_updated"):
+        return ((payload.get("comment") or {}).get("updateAuthor") or {}).get("accountId")
+    return (payload.get("user") or {}).get("accountId")
+
+
 def is_own_change(runtime: Runtime, end_id: uuid.UUID, payload: dict) -> bool:
     """Whether a webhook reports a change made by Tandem itself on this site."""
-    actor = (payload.get("user") or {}).get("accountId")
+    actor = _actor(payload)
     known = runtime.redis.get(app_account_key(end_id))
     return bool(actor and known and known.decode() == actor)

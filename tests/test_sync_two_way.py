@@ -89,6 +89,17 @@ def test_comments_travel_both_ways_without_ping_pong(world: World) -> None:
     assert len(world.comments(created["key"])) == len(world.comments(mirror_key)) == 2
 
 
+def test_a_mirrored_comment_causes_no_reconcile_of_its_own(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Quiet copies")
+    world.settle()
+    before = len(world.attempts(created["key"]))
+    world.control("POST", f"/issues/{created['key']}/comments", body="Copied once")
+    world.settle()
+    later = world.attempts(created["key"])[before:]
+    # The copy's comment_created names no "user": its author tells it is Tandem's own.
+    assert [(a.details["side"], a.outcome) for a in later] == [("source", "ok")]
+
+
 def test_a_current_webhook_body_saves_the_read(world: World) -> None:
     created = world.control("POST", "/issues", project="ALP", summary="Cheap edits")
     world.settle()
