@@ -50,6 +50,8 @@ class Runtime:
     keys: KeyService
     install_keys: InstallKeys
     installations: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
+    # Which account our own writes appear as, per site (sync/sites.py), for a few seconds.
+    app_accounts: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
     redis_breaker: RedisBreaker = field(default_factory=RedisBreaker)
     jira_http: requests.Session = field(default_factory=pooled_session)
     _maintenance: Engine | None = field(default=None, repr=False)

@@ -18,6 +18,7 @@ from models.connection_lifecycle import webhook_tenant
 from schemas import InvalidPayload, validate
 from sync.connection_webhooks import EVENTS
 from sync.inbox import Arrival, record_webhook
+from sync.sites import is_known_own_change
 
 oauth_webhooks = Blueprint("oauth_webhooks", __name__)
 oauth_webhooks.before_request(limit_body_size)
@@ -62,6 +63,8 @@ def receive(connection_id: str) -> ResponseReturnValue:
     event = body["webhookEvent"]
     if event not in EVENTS:
         abort(400, description=f"webhookEvent '{event[:100]}' is not one Tandem subscribes to")
+    if is_known_own_change(rt, connection, body):
+        return jsonify(status="own-change"), 200  # the echo of Tandem's own write
     try:
         event_id = record_webhook(
             rt,

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DataError
 from handlers.connect_auth import connect_jwt, runtime
 from handlers.request_body import validated_json
 from sync.inbox import Arrival, record_webhook
+from sync.sites import is_known_own_change
 
 webhooks = Blueprint("webhooks", __name__)
 
@@ -45,10 +46,12 @@ def receive(slug: str) -> ResponseReturnValue:
     identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()
     if not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
         abort(400, description=f"the {IDENTIFIER_HEADER} header is missing or too long")
-    validated_json("webhook", "webhook body", "webhookEvent", event)
+    body = validated_json("webhook", "webhook body", "webhookEvent", event)
 
     rt = runtime()
     installation = g.connect
+    if is_known_own_change(rt, installation.installation_id, body):
+        return jsonify(status="own-change"), 200  # the echo of Tandem's own write
     try:
         event_id = record_webhook(
             rt,

@@ -20,6 +20,7 @@ from models.lifecycle import find_installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from sync.inbox import QUEUE, Arrival, job_id_for, record_arrivals, sweep_pending
+from sync.sites import app_account_key
 from tests.connect_fixtures import ConnectWorld
 from tests.support.connect_tokens import secret_token
 
@@ -202,3 +203,20 @@ def installation_of(runtime: Runtime, client_key: str) -> uuid.UUID:
     found = find_installation(runtime.db, runtime.keys, client_key)
     assert found is not None
     return found.installation_id
+
+
+def test_the_echo_of_our_own_write_is_answered_without_a_row_or_job(
+    connect_world: ConnectWorld, runtime: Runtime, site
+) -> None:
+    client_key, secret, tenant_id = site
+    installation = installation_of(runtime, client_key)
+    runtime.redis.set(app_account_key(installation), "app-account-1", ex=60)
+    ours = {**body(), "user": {"accountId": "app-account-1"}}
+    theirs = {**body(), "user": {"accountId": "someone-else"}}
+    echo = post(connect_world.client, client_key, secret, ours, "echo-1")
+    assert (echo.status_code, echo.json["status"]) == (200, "own-change")
+    assert events(runtime, tenant_id) == []
+    assert Queue(QUEUE, connection=runtime.redis).count == 0
+    human = post(connect_world.client, client_key, secret, theirs, "human-1")
+    assert human.status_code == 202
+    assert [e.identifier for e in events(runtime, tenant_id)] == ["human-1"]
