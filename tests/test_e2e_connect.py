@@ -4,7 +4,6 @@ web, and the sandbox (real HTTP) installing the app and delivering signed webhoo
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,16 @@ from models.installations import Installation, shared_secret_of
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from sandbox.testing import running_sandbox
-from tests.support.processes import BIN, Process, RedisServer, free_port, http_ok, wait_until
+from tests.support.processes import (
+    Process,
+    RedisServer,
+    free_port,
+    http_ok,
+    logs,
+    procfile_command,
+    tandem_env,
+    wait_until,
+)
 from tests.support.tcp_proxy import TcpProxy
 
 APP_KEY = "io.tandem.e2e"
@@ -61,7 +69,7 @@ class Stack:
         return response.json()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in self.processes)
+        return logs(self.processes)
 
 
 @pytest.fixture(scope="module")
@@ -73,30 +81,15 @@ def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     proxy.start()
     port = free_port()
     with running_sandbox(sites=("alpha", "beta"), retry_delays=(0.5, 1, 1, 2, 4)) as sandbox:
-        env = {
-            **os.environ,
-            "PATH": f"{BIN}:{os.environ['PATH']}",
-            "TANDEM_ENV": "test",
-            "TANDEM_KEK_KEYRING": settings.kek_keyring_path,
-            "TANDEM_BASE_URL": f"http://127.0.0.1:{port}",
-            "TANDEM_APP_KEY": APP_KEY,
-            "CONNECT_INSTALL_KEYS_URL": f"{sandbox.url}/connect-keys",
-            "REDIS_URL": redis_server.url,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "2",
-        }
+        env = tandem_env(settings.kek_keyring_path, port, APP_KEY, sandbox.url, redis_server.url)
         web_env = {
             **env,
             "DATABASE_URL": database.set(port=proxy.port).render_as_string(hide_password=False),
         }
         processes = [
-            Process(
-                "web",
-                [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
-                web_env,
-            ),
-            Process("worker", [str(BIN / "python"), "rq_worker.py", "worker"], env),
-            Process("clock", [str(BIN / "python"), "rq_worker.py", "clock"], env),
+            Process("web", procfile_command("web"), web_env),
+            Process("worker", procfile_command("worker"), env),
+            Process("clock", procfile_command("clock"), env),
         ]
         built = Stack(f"http://127.0.0.1:{port}", sandbox, redis_server, proxy, processes)
         try:

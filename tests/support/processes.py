@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -18,6 +19,35 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def procfile_command(name: str) -> list[str]:
+    """The Procfile's command for process ``name``, its program taken from this venv."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        kind, colon, command = line.partition(":")
+        if colon and kind.strip() == name:
+            program, *args = shlex.split(command)
+            return [str(BIN / program), *args]
+    raise KeyError(f"no {name!r} process in the Procfile")
+
+
+def tandem_env(
+    keyring_path: str, port: int, app_key: str, sandbox_url: str, redis_url: str
+) -> dict[str, str]:
+    """The environment of Tandem's processes: this session's database (already in
+    ``os.environ``), a web port, an app key and the sandbox standing in for Atlassian."""
+    return {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "TANDEM_ENV": "test",
+        "TANDEM_KEK_KEYRING": keyring_path,
+        "TANDEM_BASE_URL": f"http://127.0.0.1:{port}",
+        "TANDEM_APP_KEY": app_key,
+        "CONNECT_INSTALL_KEYS_URL": f"{sandbox_url}/connect-keys",
+        "REDIS_URL": redis_url,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+    }
 
 
 def free_port() -> int:
@@ -66,6 +96,11 @@ class Process:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
         self.log.close()
+
+
+def logs(processes: list[Process]) -> str:
+    """The tail of every process's output, for a failure message."""
+    return "\n".join(f"--- {p.name}\n{p.output()[-4000:]}" for p in processes)
 
 
 def http_ok(url: str) -> bool:
