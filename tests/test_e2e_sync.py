@@ -180,7 +180,9 @@ def stack(
             yield built
         finally:
             for process in processes:
-                process.stop()
+                # RQ's worker pool now and then leaves a worker deaf to the stop signal: we
+                # are not testing shutdown here, so it gets 5 s, not 15, before SIGKILL.
+                process.stop(timeout=5)
             redis_server.stop()
 
 

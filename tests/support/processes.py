@@ -87,11 +87,12 @@ class Process:
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM the process group; SIGKILL it if it has not exited after ``timeout``."""
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:
-                self.popen.wait(timeout=15)
+                self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
