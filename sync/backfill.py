@@ -96,7 +96,7 @@ def run_backfill_page(runtime: Runtime, tenant_id: uuid.UUID, integration_id: uu
                 lambda scopes, event, issue_id=issue_id: reconcile_issue(
                     runtime, tenant_id, integration_id, issue_id, scopes=ALL_SCOPES
                 ),
-                lambda _delay: None,  # held by an event's reconcile, which mirrors it
+                hand_on=False,  # held by an event's reconcile, which mirrors it
             )
         state["done"] = int(state.get("done") or 0) + 1
     state["cursor"] = cursor

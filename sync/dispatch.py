@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from rq import Retry
@@ -129,8 +128,6 @@ def request_reconcile(
     """Add ``scopes`` to what (integration, side, issue) must look at (and keep ``event``,
     the webhook body, if it is the newest), and make sure one job will; False if a job
     was already queued (the change is coalesced into it)."""
-    from sync.jobs import reconcile_job  # the job module imports this one
-
     dirty = _key("dirty", integration_id, side, issue_id)
     changed = _key("changed", integration_id, side, issue_id)
     with runtime.redis.pipeline() as pipeline:
@@ -151,17 +148,26 @@ def request_reconcile(
             return False
     except NoSuchJobError:
         pass
+    enqueue_reconcile(runtime, tenant_id, integration_id, side, issue_id)
+    return True
+
+
+def enqueue_reconcile(
+    runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUID, side: str, issue_id: str
+) -> None:
+    """Queue the reconcile job of (integration, side, issue), now."""
+    from sync.jobs import reconcile_job  # the job module imports this one
+
     runtime.queue(QUEUE).enqueue(
         reconcile_job,
         str(tenant_id),
         str(integration_id),
         issue_id,
         side,
-        job_id=identifier,
+        job_id=job_id(integration_id, side, issue_id),
         retry=RETRY,
         failure_ttl=7 * 24 * 3600,
     )
-    return True
 
 
 def run_serialised(
@@ -171,21 +177,34 @@ def run_serialised(
     side: str,
     issue_id: str,
     reconcile: Callable[[tuple[str, ...], dict[str, Any] | None], Any],
-    requeue: Callable[[timedelta], Any],
+    hand_on: bool = True,
 ) -> Any:
-    """Run ``reconcile(scopes, newest event)`` under a per-link lock; if another run holds
-    it, try again shortly; if a change arrived while running, run once more with it."""
+    """Run ``reconcile(scopes, newest event)`` under a per-link lock; if a change arrived
+    while running, run once more with it.
+
+    A run that finds the lock taken leaves its (side, issue) with the holder and ends at
+    once, instead of waiting: when the holder lets go it queues a job for every (side,
+    issue) left with it, and for its own if a change came after its last look. With
+    ``hand_on=False`` (backfill) a taken lock means the holder's run covers the issue.
+    """
     subject = lock_subject(runtime, tenant_id, integration_id, side, issue_id)
     lock = runtime.redis.lock(_key("lock", integration_id, *subject), timeout=LOCK_SECONDS)
+    waiting = _key("waiting", integration_id, *subject)
+    me = f"{side}:{issue_id}"
     if not lock.acquire(blocking=False):
-        requeue(timedelta(seconds=1))
-        return "deferred"
+        if not hand_on:
+            return "held"
+        runtime.redis.pipeline().sadd(waiting, me).expire(waiting, 2 * LOCK_SECONDS).execute()
+        if not lock.acquire(blocking=False):  # checked again: it may have been let go
+            return "handed-on"
+        runtime.redis.srem(waiting, me)
     dirty = _key("dirty", integration_id, side, issue_id)
     kept = _key("event", integration_id, side, issue_id)
     changed = _key("changed", integration_id, side, issue_id)
+    succeeded = False
     try:
         result = None
-        for _ in range(3):  # bounded: a busy issue is picked up again by the next event
+        for _ in range(3):  # bounded: a busy issue goes back to the queue below
             with runtime.redis.pipeline() as pipeline:
                 pipeline.smembers(dirty).delete(dirty).get(kept).delete(kept)
                 members, _, event, _, fields, _ = (
@@ -205,6 +224,33 @@ def run_serialised(
                 raise
             if not runtime.redis.exists(dirty):
                 break
+        succeeded = True
         return result
     finally:
         lock.release()
+        if hand_on:  # after a failure, RQ's retry (with its back-off) runs ours again
+            _hand_on(runtime, tenant_id, integration_id, waiting, me, dirty if succeeded else None)
+
+
+def _hand_on(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    waiting: str,
+    me: str,
+    dirty: str | None,
+) -> None:
+    """After letting go of a link's lock: queue the runs that were left with it, and ours
+    again if a change came after our last look (``dirty``). A holder that died leaves its
+    names until the lock expires; the next event or the drift check then takes them."""
+    with runtime.redis.pipeline() as pipeline:  # MULTI: no name is read twice or lost
+        pipeline.smembers(waiting).delete(waiting)
+        if dirty:
+            pipeline.exists(dirty)
+        left, _, *mine_dirty = pipeline.execute()
+    names = {name.decode() for name in left}
+    if any(mine_dirty):
+        names.add(me)
+    for name in sorted(names):
+        side, _, issue_id = name.partition(":")
+        enqueue_reconcile(runtime, tenant_id, integration_id, side, issue_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
 from rq import get_current_job
 
@@ -12,7 +11,7 @@ from jira.errors import JiraError
 from models.db import as_tenant_id
 from runtime import process_runtime
 from sync.backfill import run_backfill_page
-from sync.dispatch import QUEUE, RETRY, run_serialised
+from sync.dispatch import RETRY, run_serialised
 from sync.drift import check_drift, integrations_to_check
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
@@ -40,11 +39,6 @@ def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str 
     retries_left = job.retries_left if job is not None else None
     attempt = 1 if retries_left is None else RETRY.max - retries_left + 1
 
-    def requeue(delay: timedelta) -> None:
-        runtime.queue(QUEUE).enqueue_in(
-            delay, reconcile_job, tenant_id, integration_id, issue_id, side
-        )
-
     return run_serialised(
         runtime,
         tenant,
@@ -54,7 +48,6 @@ def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str 
         lambda scopes, event: reconcile_issue(
             runtime, tenant, integration, issue_id, attempt, side, scopes, event
         ),
-        requeue,
     )
 
 
