@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from rq import Retry
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -116,6 +116,36 @@ def changed_fields(event: dict[str, Any] | None) -> list[str]:
     return sorted({str(item.get("fieldId") or item.get("field") or "*").lower() for item in items})
 
 
+def note_change(
+    runtime: Runtime,
+    integration_id: uuid.UUID,
+    issue_id: str,
+    side: str = "source",
+    scopes: tuple[str, ...] = ("fields",),
+    event: dict[str, Any] | None = None,
+) -> bool:
+    """Add ``scopes`` to what (integration, side, issue) must look at (and keep ``event``,
+    the webhook body, if it is the newest), in one round trip; False if a queued job
+    will see it (the change is coalesced into that job), True if a run is needed."""
+    dirty = _key("dirty", integration_id, side, issue_id)
+    changed = _key("changed", integration_id, side, issue_id)
+    with runtime.redis.pipeline(transaction=False) as pipeline:
+        pipeline.sadd(dirty, *scopes).expire(dirty, 3600)
+        pipeline.sadd(changed, *changed_fields(event)).expire(changed, 3600)
+        if event and isinstance(event.get("timestamp"), int) and event.get("issue"):
+            kept = {"timestamp": event["timestamp"], "issue": event["issue"]}
+            pipeline.eval(
+                _KEEP_NEWEST,
+                1,
+                _key("event", integration_id, side, issue_id),
+                json.dumps(kept),
+                event["timestamp"],
+            )
+        pipeline.hget(Job.key_for(job_id(integration_id, side, issue_id)), "status")
+        status = pipeline.execute()[-1]
+    return status is None or status.decode() != JobStatus.QUEUED.value
+
+
 def request_reconcile(
     runtime: Runtime,
     tenant_id: uuid.UUID,
@@ -125,49 +155,39 @@ def request_reconcile(
     scopes: tuple[str, ...] = ("fields",),
     event: dict[str, Any] | None = None,
 ) -> bool:
-    """Add ``scopes`` to what (integration, side, issue) must look at (and keep ``event``,
-    the webhook body, if it is the newest), and make sure one job will; False if a job
-    was already queued (the change is coalesced into it)."""
-    dirty = _key("dirty", integration_id, side, issue_id)
-    changed = _key("changed", integration_id, side, issue_id)
-    with runtime.redis.pipeline() as pipeline:
-        pipeline.sadd(dirty, *scopes).expire(dirty, 3600)
-        pipeline.sadd(changed, *changed_fields(event)).expire(changed, 3600).execute()
-    if event and isinstance(event.get("timestamp"), int) and event.get("issue"):
-        kept = {"timestamp": event["timestamp"], "issue": event["issue"]}
-        runtime.redis.eval(
-            _KEEP_NEWEST,
-            1,
-            _key("event", integration_id, side, issue_id),
-            json.dumps(kept),
-            event["timestamp"],
-        )
-    identifier = job_id(integration_id, side, issue_id)
-    try:
-        if Job.fetch(identifier, connection=runtime.redis).get_status() == JobStatus.QUEUED:
-            return False
-    except NoSuchJobError:
-        pass
+    """``note_change``, then make sure one job will run; False if a job was already
+    queued (the change is coalesced into it)."""
+    if not note_change(runtime, integration_id, issue_id, side, scopes, event):
+        return False
     enqueue_reconcile(runtime, tenant_id, integration_id, side, issue_id)
     return True
 
 
 def enqueue_reconcile(
-    runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUID, side: str, issue_id: str
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    side: str,
+    issue_id: str,
+    first_attempt: int = 1,
+    delay: timedelta | None = None,
 ) -> None:
-    """Queue the reconcile job of (integration, side, issue), now."""
+    """Queue the reconcile job of (integration, side, issue), now or after ``delay``;
+    ``first_attempt`` numbers its first run (a run that failed elsewhere came before)."""
     from sync.jobs import reconcile_job  # the job module imports this one
 
-    runtime.queue(QUEUE).enqueue(
-        reconcile_job,
-        str(tenant_id),
-        str(integration_id),
-        issue_id,
-        side,
-        job_id=job_id(integration_id, side, issue_id),
-        retry=RETRY,
-        failure_ttl=7 * 24 * 3600,
-    )
+    queue = runtime.queue(QUEUE)
+    arguments = (reconcile_job, str(tenant_id), str(integration_id), issue_id, side)
+    options: dict[str, Any] = {
+        "first_attempt": first_attempt,
+        "job_id": job_id(integration_id, side, issue_id),
+        "retry": RETRY,
+        "failure_ttl": 7 * 24 * 3600,
+    }
+    if delay is None:
+        queue.enqueue(*arguments, **options)
+    else:
+        queue.enqueue_in(delay, *arguments, **options)
 
 
 def run_serialised(

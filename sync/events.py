@@ -4,7 +4,9 @@ issue in every integration the sender's project feeds. The sender is an installa
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,10 +16,18 @@ from models.connections import Connection
 from models.installations import Installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
-from sync.dispatch import integrations_for_event, request_reconcile, scopes_for
+from sync.dispatch import (
+    RETRY,
+    enqueue_reconcile,
+    integrations_for_event,
+    note_change,
+    scopes_for,
+)
+from sync.reconcile import run_reconcile
 from sync.sites import is_own_change
 
 ACTIVE_INSTALLATION = ("installed", "enabled")
+log = logging.getLogger(__name__)
 
 
 def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -> str:
@@ -48,8 +58,31 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
     if not issue_id or not scopes or is_own_change(runtime, end_id, payload):
         return outcome  # nothing to do, or Tandem's own write (its reconcile stored it)
     for integration_id, side in targets:
-        request_reconcile(runtime, tenant_id, integration_id, issue_id, side, scopes, payload)
+        if note_change(runtime, integration_id, issue_id, side, scopes, payload):
+            _reconcile_now(runtime, tenant_id, integration_id, side, issue_id)
     return outcome
+
+
+def _reconcile_now(
+    runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUID, side: str, issue_id: str
+) -> None:
+    """Reconcile inside this event job (a reconcile job of its own would cost another trip
+    through the queue); if it fails, a reconcile job takes over with RQ's retries."""
+    try:
+        run_reconcile(runtime, tenant_id, integration_id, side, issue_id)
+    except Exception as error:  # recorded in sync_attempts; retried with back-off
+        log.info(
+            "reconcile of %s in integration %s: retrying (%s)", issue_id, integration_id, error
+        )
+        enqueue_reconcile(
+            runtime,
+            tenant_id,
+            integration_id,
+            side,
+            issue_id,
+            first_attempt=2,
+            delay=timedelta(seconds=RETRY.intervals[0]),
+        )
 
 
 def _sender(event: WebhookEvent) -> tuple[str, uuid.UUID]:

@@ -11,11 +11,11 @@ from jira.errors import JiraError
 from models.db import as_tenant_id
 from runtime import process_runtime
 from sync.backfill import run_backfill_page
-from sync.dispatch import RETRY, run_serialised
+from sync.dispatch import RETRY
 from sync.drift import check_drift, integrations_to_check
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
-from sync.reconcile import reconcile_issue
+from sync.reconcile import run_reconcile
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +30,20 @@ def sweep_webhook_inbox() -> int:
     return sweep_pending(process_runtime())
 
 
-def reconcile_job(tenant_id: str, integration_id: str, issue_id: str, side: str = "source") -> str:
+def reconcile_job(
+    tenant_id: str, integration_id: str, issue_id: str, side: str = "source", first_attempt: int = 1
+) -> str:
     """Job: reconcile one issue of one integration, serialised per (integration, issue)."""
-    runtime = process_runtime()
-    tenant = as_tenant_id(tenant_id)
-    integration = uuid.UUID(integration_id)
     job = get_current_job()
     retries_left = job.retries_left if job is not None else None
-    attempt = 1 if retries_left is None else RETRY.max - retries_left + 1
-
-    return run_serialised(
-        runtime,
-        tenant,
-        integration,
+    retried = 0 if retries_left is None else RETRY.max - retries_left
+    return run_reconcile(
+        process_runtime(),
+        as_tenant_id(tenant_id),
+        uuid.UUID(integration_id),
         side,
         issue_id,
-        lambda scopes, event: reconcile_issue(
-            runtime, tenant, integration, issue_id, attempt, side, scopes, event
-        ),
+        first_attempt + retried,
     )
 
 

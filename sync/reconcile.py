@@ -22,6 +22,7 @@ from models.sync_attempts import record_attempt
 from runtime import Runtime
 from sync.attachments import AttachmentSide, sync_attachments
 from sync.comments import CommentSide, sync_comments
+from sync.dispatch import run_serialised
 from sync.fields import (
     VALUE_FIELDS,
     edit_payload,
@@ -132,6 +133,28 @@ def reconcile_issue(
     if outcome == "retrying":
         raise _Retry(error or "transient Jira error")
     return outcome
+
+
+def run_reconcile(
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    side: str,
+    issue_id: str,
+    attempt: int = 1,
+) -> str:
+    """``reconcile_issue`` under the link's lock with whatever changes are noted for it
+    (sync/dispatch.py); raises after a transient failure, so the caller retries."""
+    return run_serialised(
+        runtime,
+        tenant_id,
+        integration_id,
+        side,
+        issue_id,
+        lambda scopes, event: reconcile_issue(
+            runtime, tenant_id, integration_id, issue_id, attempt, side, scopes, event
+        ),
+    )
 
 
 class _Retry(Exception):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from rq import Queue
+from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from config import Settings
@@ -63,3 +64,24 @@ def test_retry_after_is_honoured_under_429s(world: World) -> None:
     assert throttled > 0, counters
     assert counters["violations"] == [], counters
     assert world.mirror_of(created["key"])["fields"]["summary"] == "Busy 2"
+
+
+def test_a_transient_failure_in_the_event_job_hands_over_to_a_retrying_job(world: World) -> None:
+    created = world.control("POST", "/issues", project="ALP", summary="Flaky Jira")
+    world.settle()
+    sync = Queue("sync", connection=world.runtime.redis)
+    world.sandbox.set_faults(rate_5xx=1.0, status_5xx=500, app=world.app_key, seed=3)
+    try:
+        world.control("PUT", f"/issues/{created['key']}", summary="Flaky 1")
+        world.settle()
+    finally:
+        world.sandbox.clear_faults()
+    retrying = [a for a in world.attempts(created["key"]) if a.outcome == "retrying"]
+    assert [a.attempt for a in retrying] == [1], "the event job's own try, recorded"
+    scheduled = ScheduledJobRegistry(queue=sync).get_job_ids()
+    assert len(scheduled) == 1, "a reconcile job with back-off takes over"
+    sync.enqueue_job(Job.fetch(scheduled[0], connection=world.runtime.redis))  # its time came
+    world.settle()
+    assert world.mirror_of(created["key"])["fields"]["summary"] == "Flaky 1"
+    last = world.attempts(created["key"])[-1]
+    assert (last.outcome, last.attempt) == ("ok", 2)
