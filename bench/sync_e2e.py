@@ -553,11 +553,16 @@ def _run(o: Options, stack: Stack, rng: random.Random, began: float) -> dict[str
     tracker = Tracker()
     driver = Driver(stack, tracker, rng)
 
-    def read_mirror(http: requests.Session, key: str) -> dict[str, Any] | None:
-        answer = http.get(f"{stack.sandbox_url}/sandbox/sites/{SITE}/issues/{key}", timeout=10)
-        return answer.json() if answer.status_code == 200 else None
+    def read_mirrors(http: requests.Session, keys: list[str]) -> dict[str, dict[str, Any]]:
+        answer = http.get(
+            f"{stack.sandbox_url}/sandbox/sites/{SITE}/issues",
+            params={"keys": ",".join(keys)},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return {issue["key"]: issue for issue in answer.json()}
 
-    poller = Poller(tracker, stack.db, stack.tenant_id, read_mirror, stack.redis)
+    poller = Poller(tracker, stack.db, stack.tenant_id, read_mirrors, stack.redis)
     poller.start()
     try:
         note(f"ramp-in: {o.ramp_issues} issues at {o.rate}/s")

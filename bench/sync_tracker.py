@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +27,7 @@ from models.db import Database
 
 POLL_INTERVAL = 0.1  # a round; a mirror is read again after a tenth of its oldest wait,
 MAX_READ_INTERVAL = 2.0  # between POLL_INTERVAL and this (resolution <= 10% of latency)
-POLL_THREADS = 4
+READ_BATCH = 100  # mirrors read per request
 QUEUES = ("webhooks", "sync", "maintenance")
 
 
@@ -182,22 +181,21 @@ class Poller:
         tracker: Tracker,
         db: Database,
         tenant_id: uuid.UUID,
-        read_issue: Callable[[requests.Session, str], dict[str, Any] | None],
+        read_issues: Callable[[requests.Session, list[str]], dict[str, dict[str, Any]]],
         queue_redis: redis.Redis,
     ) -> None:
         self.tracker = tracker
         self.db = db
         self.tenant_id = tenant_id
-        self.read_issue = read_issue
+        self.read_issues = read_issues
         self.queue_redis = queue_redis
         self.samples: list[QueueSample] = []
         self.rounds = 0
         self.errors = 0
         self._stop = threading.Event()
-        self._local = threading.local()
         self._next_read: dict[str, float] = {}
         self._thread = threading.Thread(target=self._run, name="sync-e2e-poller", daemon=True)
-        self._pool = ThreadPoolExecutor(POLL_THREADS, thread_name_prefix="sync-e2e-read")
+        self._http = requests.Session()
 
     def start(self) -> None:
         self._thread.start()
@@ -205,13 +203,7 @@ class Poller:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+        self._http.close()
 
     def _links(self, sources: list[str]) -> dict[str, str]:
         with self.db.tenant_session(self.tenant_id) as session:
@@ -224,10 +216,17 @@ class Poller:
             ).all()
         return {source: target for source, target in rows}
 
-    def _read(self, key: str, mirror: str) -> None:
-        found = self.read_issue(self._session(), mirror)
-        if found is not None:
-            self.tracker.observe(key, found, time.monotonic())
+    def _read(self, due: dict[str, str]) -> None:
+        """Read the due mirrors, a batch per request (so the poller's own load on the
+        sandbox stays small however many changes are pending), and stamp what they show."""
+        pending = list(due.items())
+        for start in range(0, len(pending), READ_BATCH):
+            batch = pending[start : start + READ_BATCH]
+            found = self.read_issues(self._http, [mirror for _, mirror in batch])
+            at = time.monotonic()
+            for key, mirror in batch:
+                if mirror in found:
+                    self.tracker.observe(key, found[mirror], at)
 
     def _sample_queues(self) -> None:
         with self.queue_redis.pipeline() as pipeline:
@@ -249,7 +248,7 @@ class Poller:
                         due[source] = mirror
                         wait = min(MAX_READ_INTERVAL, (started - oldest) / 10)
                         self._next_read[source] = started + max(POLL_INTERVAL, wait)
-                list(self._pool.map(lambda item: self._read(*item), due.items()))
+                self._read(due)
                 self._sample_queues()
             except Exception:
                 self.errors += 1

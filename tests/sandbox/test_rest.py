@@ -259,3 +259,19 @@ def test_attachments_upload_and_download(installed):
     assert meta["filename"] == "notes.txt" and meta["size"] == 5
     content = app_call(sandbox, "GET", f"/rest/api/3/attachment/content/{meta['id']}")
     assert content.content == b"hello"
+
+
+def test_the_control_plane_reads_many_issues_in_one_request(sandbox):
+    made = [
+        control(sandbox, "POST", "/sites/alpha/issues", expect=201, project="ALP", summary=f"n{n}")
+        for n in range(3)
+    ]
+    wanted = [made[2]["key"], "ALP-99999", made[0]["key"]]
+    response = requests.get(
+        f"{sandbox.url}/sandbox/sites/alpha/issues", params={"keys": ",".join(wanted)}, timeout=10
+    )
+    assert response.status_code == 200
+    found = {issue["key"]: issue["fields"]["summary"] for issue in response.json()}
+    assert found == {made[2]["key"]: "n2", made[0]["key"]: "n0"}, "unknown keys left out"
+    everything = control(sandbox, "GET", "/sites/alpha/issues")
+    assert {i["key"] for i in made} <= {issue["key"] for issue in everything}
