@@ -416,6 +416,10 @@ def counters(stack: Stack) -> dict[str, Any]:
         "calls": int(found.get("calls", 0)),
         "points": int(found.get("points", 0)),
         "violations": len(found.get("violations") or []),
+        # How long before the asked-for moment each early request came (a request sent
+        # while another worker's 429 was still on its way is early by about the whole wait).
+        "violations_early_by_s": sorted(v["early_by_s"] for v in found.get("violations") or []),
+        "violations_detail": found.get("violations") or [],
         "by_endpoint": {
             name: {"calls": e.get("calls"), "statuses": e.get("statuses")}
             for name, e in (found.get("by_endpoint") or {}).items()

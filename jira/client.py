@@ -112,14 +112,17 @@ class JiraClient:
         )
 
     def _hold_off(self, call: JiraCall, waited: float) -> float:
-        """Wait out the site's shared Retry-After (another worker may have been told)."""
-        pause = self.gate.wait_seconds() if self.gate is not None else 0.0
-        if pause <= 0:
-            return 0.0
-        if waited + pause > self.max_wait_seconds:
-            raise TransientError(f"Jira asked us to wait {pause:.0f} s", 429, call.name)
-        self._sleep(pause)
-        return pause
+        """Wait out the site's shared Retry-After (another worker may have been told), and
+        look again after waiting: a 429 that reached another worker meanwhile moves it."""
+        held = 0.0
+        while True:
+            pause = self.gate.wait_seconds() if self.gate is not None else 0.0
+            if pause <= 0:
+                return held
+            if waited + held + pause > self.max_wait_seconds:
+                raise TransientError(f"Jira asked us to wait {pause:.0f} s", 429, call.name)
+            self._sleep(pause)
+            held += pause
 
     def _send(
         self, call: JiraCall, path_and_query: str, json: Any, options: dict[str, Any]

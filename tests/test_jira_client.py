@@ -165,3 +165,26 @@ def test_a_retry_after_told_to_one_worker_holds_every_worker(runtime: Runtime) -
         assert other.call("myself").json() == {"accountId": "me"}
     assert len(seen) == 2
     assert seen[1] - told >= 0.95, "the other worker did not send before Retry-After ran out"
+
+
+def test_a_wait_moved_while_holding_off_is_waited_out_too(runtime: Runtime) -> None:
+    from jira.gate import SiteGate
+
+    seen: list[float] = []
+    with serving(_scripted([], seen)) as url:
+        gate = SiteGate(runtime.redis, f"{url}/gate-moved-{time.time()}")
+        sleeps: list[float] = []
+        moved_until: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            if not sleeps:  # meanwhile another worker is told to wait longer
+                gate.hold(0.5)
+                moved_until.append(time.monotonic() + 0.5)
+            sleeps.append(seconds)
+            time.sleep(seconds)
+
+        client = JiraClient(ConnectCredentials(url, APP_KEY, "s" * 32), gate=gate, sleep=sleep)
+        gate.hold(0.2)
+        assert client.call("myself").json() == {"accountId": "me"}
+    assert len(sleeps) == 2, "looked at the gate again after the first wait"
+    assert seen[0] >= moved_until[0] - 0.01, "sent before the moved wait ran out"
