@@ -34,7 +34,9 @@ writes the same mix needs: create = create issue + link property, field edit = 1
 comment = 1, status change = the transitions of the shortest path on ALPR, attachment =
 1 upload), lost, duplicates, fault_converge_s, with context: per-kind figures, the
 ``sync_attempts`` rows' calls and time per action and scopes, RQ worker utilisation,
-queue depths, Retry-After violations, CPU per process while driving. The machine's cores
+queue depths, Retry-After violations (all, and those "in flight": sent within 0.1 s of a
+429 that another worker had not yet heard; only the others miss the goal), CPU per
+process while driving. The machine's cores
 are shared by the sandbox, the bench (driver and poller), Tandem, PostgreSQL and Redis.
 
 Usage: ``python bench/sync_e2e.py [--rate 20] [--steady-seconds 30] [--fault-seconds 30]
@@ -79,6 +81,11 @@ GOAL_RATE = 20.0
 GOAL_P95_S = 2.0
 GOAL_CALL_RATIO = 1.5
 GOAL_CONVERGE_S = 60.0
+RETRY_AFTER_S = 1  # the injected 429s' Retry-After
+# A request that reaches the sandbox within this long after a 429 it sent another worker
+# was on its way before that worker could tell anyone (the gate in Redis): "in flight".
+# It is counted and printed, but only later ones (a wait we knew of) miss the goal.
+IN_FLIGHT_S = 0.1
 IDLE_POLL = 0.25
 
 
@@ -589,7 +596,7 @@ def _run(o: Options, stack: Stack, rng: random.Random, began: float) -> dict[str
         note(f"faults: 5% 429 + 2% 5xx for {o.fault_seconds} s, then {o.converge_seconds} s")
         clock = phase_start(stack, poller)
         faults = {**latency_only, "rate_429": o.rate_429, "rate_5xx": o.rate_5xx}
-        stack.sandbox("PUT", "/faults", {**faults, "retry_after_s": 1, "seed": o.seed})
+        stack.sandbox("PUT", "/faults", {**faults, "retry_after_s": RETRY_AFTER_S, "seed": o.seed})
         fault_count = int(o.rate * o.fault_seconds)
         fault_drive = driver.drive("faults", fault_count, o.rate, kinds)
         stack.sandbox("PUT", "/faults", latency_only)
@@ -621,6 +628,12 @@ def _run(o: Options, stack: Stack, rng: random.Random, began: float) -> dict[str
     # Jira (and the sandbox) also take the link property inside the create call itself.
     strict_min = (min_writes - creates) / max(1, len(steady_changes))
     violations = steady["counters"]["violations"] + fault["counters"]["violations"]
+    in_flight = sum(
+        1
+        for phase in (steady, fault)
+        for early in phase["counters"]["violations_early_by_s"]
+        if early > RETRY_AFTER_S - IN_FLIGHT_S
+    )
     return {
         "rate": round(len(steady_changes) / steady_drive, 2),
         "p50_s": steady_figures["p50_s"],
@@ -633,6 +646,7 @@ def _run(o: Options, stack: Stack, rng: random.Random, began: float) -> dict[str
         "calls_ratio": round(calls_per_change / min_per_change, 3) if min_per_change else None,
         "min_calls_per_change_property_in_create": round(strict_min, 3),
         "violations": violations,
+        "violations_in_flight": in_flight,
         "target_rate": o.rate,
         "workers": o.workers,
         "rq_workers": rq_workers,
@@ -713,8 +727,8 @@ def verdict(r: dict[str, Any]) -> list[str]:
         missed.append(f"{r['duplicates']} duplicates")
     if r["fault_converge_s"] is None or r["fault_converge_s"] > GOAL_CONVERGE_S:
         missed.append(f"not converged within {GOAL_CONVERGE_S} s after faults stopped")
-    if r["violations"]:
-        missed.append(f"{r['violations']} Retry-After violations")
+    if r["violations"] > r["violations_in_flight"]:
+        missed.append(f"{r['violations'] - r['violations_in_flight']} Retry-After violations")
     if r["exited_processes"]:
         missed.append(f"processes exited early: {r['exited_processes']}")
     return missed
@@ -729,6 +743,7 @@ def report(r: dict[str, Any]) -> None:
     converge = r["fault_converge_s"]
     figure(f"{NAME}.fault_converge_s", "null" if converge is None else converge)
     figure(f"{NAME}.violations", r["violations"])
+    figure(f"{NAME}.violations_in_flight", r["violations_in_flight"])
     figure(f"{NAME}.lost_steady", r["lost_steady"])
     figure(f"{NAME}.lost_never", r["phases"]["faults"]["lost_never"])
     figure(f"{NAME}.workers", r["workers"])
