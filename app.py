@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from audit.cli import audit_cli
 from config import ConfigError, Settings, load_settings
 from handlers.connect import connect
 from handlers.health import health
@@ -48,6 +49,7 @@ def _build(settings: Settings) -> Flask:
     app.register_blueprint(oauth)
     app.register_blueprint(oauth_webhooks)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_cli)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)

@@ -1,0 +1,1 @@
+"""The audit trail's operator tools: verifying the hash chain (``flask audit verify``)."""
