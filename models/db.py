@@ -174,7 +174,9 @@ class Database:
                 cursor.execute(message, arguments)
                 return cursor.fetchall() if cursor.description else []
         except psycopg2.Error as error:
-            wrapped = DBAPIError.instance(message, arguments, error, psycopg2.Error)
+            wrapped = DBAPIError.instance(
+                message, arguments, error, psycopg2.Error, hide_parameters=True
+            )
             if isinstance(error, psycopg2.OperationalError | psycopg2.InterfaceError):
                 pooled.invalidate(error)
             raise wrapped from error

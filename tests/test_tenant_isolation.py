@@ -388,3 +388,29 @@ def test_a_pending_tenant_never_reaches_the_next_user(pair, settings) -> None:
             assert count(connection, "SELECT count(*) FROM tenants") == 0
     finally:
         db.dispose()
+
+
+def test_a_single_round_trip_statement_is_bound_to_its_tenant_alone(pair, settings) -> None:
+    """``Database.tenant_statement`` (the inbox's hot path) sees and writes only its
+    tenant's rows, and leaves no tenant on the pooled connection."""
+    a, b = pair
+    db = _single_connection_db(settings)
+    try:
+        seen = db.tenant_statement(a.tenant_id, "SELECT DISTINCT tenant_id FROM installations", {})
+        assert seen == [(a.tenant_id,)]
+        touched = db.tenant_statement(
+            a.tenant_id,
+            "UPDATE installations SET status = status WHERE tenant_id = %(other)s RETURNING id",
+            {"other": str(b.tenant_id)},
+        )
+        assert touched == [], "another tenant's rows cannot be changed"
+        with db.engine.connect() as connection:
+            leftover = connection.execute(
+                text("SELECT current_setting('app.tenant_id', true)")
+            ).scalar_one()
+            assert leftover in (None, "")
+            assert count(connection, "SELECT count(*) FROM installations") == 0
+        with pytest.raises(MissingTenant):
+            db.tenant_statement(None, "SELECT 1", {})
+    finally:
+        db.dispose()
