@@ -11,14 +11,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 from app import create_app
 from audit.verify import ChainReport, verify
 from config import Settings
+from devtools.fresh_db import ROOT, drop_database, recreate_database, with_database
 from models import audit_chain
 from models.audit import append_audit, record_audit
-from models.db import Database
+from models.db import Database, driver_url, make_engine
 from runtime import Runtime
 
 Tenants = Callable[..., uuid.UUID]
@@ -43,6 +47,18 @@ def _as_tenant(engine: Engine, tenant: uuid.UUID, sql: str, **params: object) ->
     with engine.begin() as connection:
         connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)})
         connection.execute(text(sql), params)
+
+
+def _database_of(url: str) -> str:
+    return make_url(driver_url(url)).database or ""
+
+
+def _database(settings: Settings) -> str:
+    return _database_of(settings.database_owner_url)
+
+
+def _role(url: str) -> str:
+    return make_url(driver_url(url)).username or ""
 
 
 def _report(runtime: Runtime, tenant: uuid.UUID) -> ChainReport:
@@ -236,3 +252,38 @@ def test_the_cli_exits_zero_on_a_good_chain_and_non_zero_naming_the_broken_row(
     result = runner.invoke(args=["audit", "verify"])  # every tenant
     assert result.exit_code == 1, result.output
     assert f"{good} ok: 3 rows" in result.output and f"{bad} BROKEN" in result.output
+
+
+def test_the_migration_chains_the_rows_written_before_it(settings: Settings) -> None:
+    owner_url = with_database(settings.database_owner_url, f"{_database(settings)}_chain")
+    maintenance_url = with_database(settings.database_maintenance_url, _database_of(owner_url))
+    roles = [_role(settings.database_url), _role(settings.database_maintenance_url)]
+    recreate_database(owner_url, *roles)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes.update(url=owner_url, skip_logging=True)
+    tenants = [uuid.uuid4(), uuid.uuid4()]
+    owner, maintenance = make_engine(owner_url, 1), make_engine(maintenance_url, 1)
+    try:
+        command.upgrade(config, "0004")
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        for tenant in tenants:
+            _as_tenant(owner, tenant, "INSERT INTO tenants (id, name) VALUES (:t, 'Old')", t=tenant)
+            for number, at in enumerate((yesterday, yesterday, datetime.now(UTC))):
+                _as_tenant(
+                    owner,
+                    tenant,
+                    "INSERT INTO audit_events (tenant_id, occurred_at, actor, action, details) "
+                    "VALUES (:t, :at, 'old', 'legacy', CAST(:d AS jsonb))",
+                    t=tenant,
+                    at=at,
+                    d=f'{{"n": {number}, "x": 1e3}}',
+                )
+        command.upgrade(config, "head")
+        reports = {report.tenant_id: report for report in verify(maintenance)}
+        assert {t: (r.ok, r.rows, r.days) for t, r in reports.items()} == {
+            tenant: (True, 3, 2) for tenant in tenants
+        }
+    finally:
+        owner.dispose()
+        maintenance.dispose()
+        drop_database(owner_url)
