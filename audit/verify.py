@@ -47,7 +47,9 @@ class ChainReport:
         if self.rows == 0:
             return f"{self.tenant_id} ok: no audit rows"
         head = self.head.hex() if self.head else ""
-        return f"{self.tenant_id} ok: {self.rows} rows in {self.days} days, head {head}"
+        rows = f"{self.rows} row{'s' if self.rows != 1 else ''}"
+        days = f"{self.days} day{'s' if self.days != 1 else ''}"
+        return f"{self.tenant_id} ok: {rows} in {days}, head {head}"
 
 
 def _broken_link(connection: Connection, tenant: uuid.UUID, prev: bytes, before: int | None) -> str:

@@ -239,7 +239,7 @@ def test_the_cli_exits_zero_on_a_good_chain_and_non_zero_naming_the_broken_row(
     runner = cli_app.test_cli_runner()
     result = runner.invoke(args=["audit", "verify", "--tenant", str(good)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"{good} ok: 3 rows in 1 days, head ")
+    assert result.output.startswith(f"{good} ok: 3 rows in 1 day, head ")
 
     target = _ids(db, bad)[1]
     _as_tenant(
