@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import sentry_sdk
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -18,6 +19,7 @@ from handlers.oauth import oauth
 from handlers.oauth_webhooks import oauth_webhooks
 from handlers.webhooks import webhooks
 from keys.cli import keys_cli
+from observability.error_tracking import init_error_tracking
 from runtime import build_runtime
 
 
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _build(settings: Settings) -> Flask:
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    init_error_tracking(settings, "web")  # only when SENTRY_DSN is set
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key or None,
@@ -70,5 +73,7 @@ def _database_unavailable(error: Exception) -> ResponseReturnValue:
 
 
 def _unexpected_error(error: Exception) -> ResponseReturnValue:
+    # This handler answers the request, so Flask never signals the error: report it here.
+    sentry_sdk.capture_exception(error)
     logging.getLogger(__name__).exception("unhandled error")
     return jsonify(error="Internal Server Error", message="something went wrong on our side"), 500

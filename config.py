@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
 # Settings field -> environment variable, for the Atlassian OAuth 2.0 (3LO) endpoints.
@@ -49,6 +50,8 @@ class Settings:
     oauth_token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL
     oauth_resources_url: str = "https://api.atlassian.com/oauth/token/accessible-resources"
     oauth_api_base: str = "https://api.atlassian.com/ex/jira"
+    sentry_dsn: str = ""
+    sentry_environment: str = ""
 
     def __repr__(self) -> str:  # never print the secrets
         return f"Settings(env={self.env!r}, base_url={self.base_url!r})"
@@ -75,6 +78,11 @@ class Settings:
     def oauth_redirect_url(self) -> str:
         """The callback registered with the OAuth client: ``TANDEM_BASE_URL/oauth/callback``."""
         return f"{self.base_url}/oauth/callback"
+
+    @property
+    def error_tracking_configured(self) -> bool:
+        """Whether errors are reported to a Sentry-compatible endpoint (``SENTRY_DSN``)."""
+        return bool(self.sentry_dsn)
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -128,6 +136,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             field: environ.get(name, getattr(Settings, field)).rstrip("/")
             for field, name in OAUTH_URLS.items()
         },
+        sentry_dsn=environ.get("SENTRY_DSN", "").strip(),
+        sentry_environment=environ.get("SENTRY_ENVIRONMENT", "").strip() or env,
     )
     _validate(settings)
     return settings
@@ -147,6 +157,8 @@ def _validate(settings: Settings) -> None:
     for field, name in OAUTH_URLS.items():
         if not getattr(settings, field).startswith(("https://", "http://")):
             raise ConfigError(f"{name} must be an http(s) URL")
+    if settings.sentry_dsn:
+        _validate_dsn(settings.sentry_dsn, https_only=settings.is_production)
     if settings.kek_keyring_path and settings.kek_keys:
         raise ConfigError("set only one of TANDEM_KEK_KEYRING and TANDEM_KEK_KEYS")
     if settings.is_production:
@@ -162,3 +174,22 @@ def _validate(settings: Settings) -> None:
         for field, name in OAUTH_URLS.items():
             if not getattr(settings, field).startswith("https://"):
                 raise ConfigError(f"production needs {name} to be an https:// URL")
+
+
+def _validate_dsn(dsn: str, https_only: bool) -> None:
+    """A Sentry DSN is ``scheme://key@host[:port]/[path/]project``; the message never
+    repeats the DSN, since the key in it is a credential."""
+    shape = "SENTRY_DSN must look like https://<key>@<host>/<project>"
+    try:
+        parts = urlsplit(dsn)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(shape) from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(shape)
+    if not parts.username:
+        raise ConfigError(f"{shape}: the key is missing")
+    if not parts.path.rstrip("/").rsplit("/", 1)[-1]:
+        raise ConfigError(f"{shape}: the project is missing")
+    if https_only and parts.scheme != "https":
+        raise ConfigError("production needs SENTRY_DSN to be an https:// URL")

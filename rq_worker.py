@@ -13,6 +13,7 @@ from rq.worker_pool import WorkerPool
 
 from clock import register_schedule
 from config import ConfigError, load_settings
+from observability.error_tracking import init_error_tracking
 from runtime import redis_client
 
 log = logging.getLogger("tandem.clock")
@@ -60,6 +61,7 @@ def main(argv: list[str]) -> int:
         print(f"tandem: {exc}", file=sys.stderr)
         return 3
     logging.basicConfig(level=settings.log_level)
+    init_error_tracking(settings, argv[0])  # only when SENTRY_DSN is set
     if argv[0] == "worker":
         run_worker(settings.redis_url, settings.worker_processes)
     else:
