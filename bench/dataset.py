@@ -18,23 +18,33 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from bench.common import migrations_head, note
+from models import audit_chain
 
 TENANTS = 1000
 ROWS_PER_TENANT = 1000
-LOADER_VERSION = 2
+LOADER_VERSION = 3  # 3: audit rows carry their hash chain
 KEK_ID = "bench-kek"
 SEED = 20261123
 # The tables the load fills; parents before children (the composite foreign keys).
 TABLES = ("tenants", "tenant_directory", "data_keys", "installations", "connections")
 AUDIT = "audit_events"
 LOADED_TABLES = (*TABLES, AUDIT)
-AUDIT_COLUMNS = ("tenant_id", "occurred_at", "actor", "action", "subject", "details")
+AUDIT_COLUMNS = (
+    "tenant_id",
+    "occurred_at",
+    "actor",
+    "action",
+    "subject",
+    "details",
+    "prev_hash",
+    "row_hash",
+)
 COPY_CHUNK = 100_000
 HISTORY = timedelta(days=90)
 SCHEMAS = ("public", "norls")
@@ -205,17 +215,32 @@ def webhook_payload(rng: random.Random, issue: str) -> dict[str, Any]:
 def _audit_rows(
     tenants: list[TenantFixture], rows_per_tenant: int, rng: random.Random
 ) -> Iterator[list[Any]]:
-    """Every tenant's audit rows, interleaved and in time order like a real log."""
+    """Every tenant's audit rows, interleaved and in time order like a real log, each
+    chained to the one before it in its (tenant, day) as the product writes them."""
     owners = [t for t in tenants for _ in range(rows_per_tenant)]
     rng.shuffle(owners)
     start = datetime.now(UTC) - HISTORY
     step = HISTORY / len(owners)
+    tails: dict[tuple[uuid.UUID, date], bytes] = {}
     for index, tenant in enumerate(owners):
         action, actor = rng.choice(_ACTIONS)
         issue = f"P{tenant.number % 97}-{rng.randint(1, 9000)}"
-        details = audit_details(rng, action, issue, _site(tenant))
-        occurred = (start + step * index).isoformat()
-        yield [tenant.tenant_id, occurred, actor, action, issue, json.dumps(details)]
+        details = audit_chain.normalize_details(audit_details(rng, action, issue, _site(tenant)))
+        occurred = start + step * index
+        tenant_id = uuid.UUID(str(tenant.tenant_id))
+        day = (tenant_id, audit_chain.segment_of(occurred))
+        prev = tails.get(day) or audit_chain.genesis_hash(*day)
+        tails[day] = audit_chain.row_hash(tenant_id, prev, occurred, actor, action, issue, details)
+        yield [
+            tenant.tenant_id,
+            occurred.isoformat(),
+            actor,
+            action,
+            issue,
+            json.dumps(details),
+            "\\x" + prev.hex(),
+            "\\x" + tails[day].hex(),
+        ]
 
 
 def _copy(connection: Connection, table: str, columns: tuple[str, ...], rows: list[Any]) -> None:
@@ -290,6 +315,19 @@ def _foreign_keys(connection: Connection) -> list[tuple[str, str, str]]:
     return [(table, name, definition) for table, name, definition in rows]
 
 
+def _stored_columns(connection: Connection, table: str) -> list[str]:
+    """The columns of public.``table`` that are not generated, in order."""
+    rows = connection.execute(
+        text(
+            "SELECT quote_ident(attname) FROM pg_attribute "
+            "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped "
+            "AND attgenerated = '' ORDER BY attnum"
+        ),
+        {"table": f"public.{table}"},
+    )
+    return [name for (name,) in rows]
+
+
 def _copy_to_norls(connection: Connection, tables: list[str]) -> None:
     """Schema ``norls``: the same tables, rows, indexes and foreign keys, without RLS."""
     foreign_keys = _foreign_keys(connection)
@@ -300,8 +338,10 @@ def _copy_to_norls(connection: Connection, tables: list[str]) -> None:
         connection.exec_driver_sql(
             f"CREATE TABLE norls.{table} (LIKE public.{table} INCLUDING ALL)"
         )
+        columns = ", ".join(_stored_columns(connection, table))  # generated ones recompute
         connection.exec_driver_sql(
-            f"INSERT INTO norls.{table} OVERRIDING SYSTEM VALUE SELECT * FROM public.{table}"
+            f"INSERT INTO norls.{table} ({columns}) OVERRIDING SYSTEM VALUE "
+            f"SELECT {columns} FROM public.{table}"
         )
     connection.exec_driver_sql(
         f"SELECT setval(pg_get_serial_sequence('norls.{AUDIT}', 'id'), "

@@ -54,6 +54,7 @@ from bench.common import (
     rebuild_database,
     server_version,
 )
+from models.audit import append_audit
 from models.db import Database, make_engine, transaction_scope
 
 GOAL = 1.15
@@ -71,10 +72,6 @@ WEBHOOK_INSERT = text(
     "payload) VALUES (:id, :t, :installation, :identifier, :event, "
     "CAST(:payload AS jsonb)) ON CONFLICT (tenant_id, identifier) DO NOTHING "
     "RETURNING id"
-)
-AUDIT_INSERT = text(
-    "INSERT INTO audit_events (tenant_id, actor, action, subject, details) "
-    "VALUES (:t, :actor, :action, :subject, CAST(:details AS jsonb))"
 )
 SYNC_INSTALLATION = text(
     "SELECT id, client_key, base_url, status, data_key_id, shared_secret "
@@ -132,8 +129,8 @@ def sync(session: Session, job: Job) -> object:
     keys = {"installation_key": installation.data_key_id, "connection_key": connection.data_key_id}
     found = session.execute(SYNC_KEYS, {"t": t, **keys}).all()
     session.execute(SYNC_UPDATE, {"t": t, "expires": job.expires, "connection": connection.id})
-    params = {"t": t, "actor": "system", "action": "token.refreshed"}
-    session.execute(AUDIT_INSERT, params | {"subject": job.subject, "details": job.details})
+    details = json.loads(job.details)
+    append_audit(session, t, "system", "token.refreshed", job.subject, details)
     return len(found)
 
 
