@@ -35,9 +35,11 @@ from tests.support.sentry_endpoint import PUBLIC_KEY, FakeSentry, fake_sentry
 
 BASE = {"DATABASE_URL": "postgresql://app@localhost/tandem"}
 CONNECT_JWT = pyjwt.encode(
-    {"iss": "client-key-1", "qsh": "abc", "exp": 2_000_000_000}, "shared-secret-1", "HS256"
+    {"iss": "client-key-1", "qsh": "abc", "exp": 2_000_000_000},
+    "shared-secret-1-" + "x" * 32,
+    "HS256",
 )
-QUERY_JWT = pyjwt.encode({"iss": "client-key-2", "sub": "557058:abc"}, "other", "HS256")
+QUERY_JWT = pyjwt.encode({"iss": "client-key-2", "sub": "557058:abc"}, "other-" + "y" * 32, "HS256")
 FORGE_TOKEN = "forge-oauth-system-token-d41d8cd98f00b204"
 SHARED_SECRET = "connect-shared-secret-7f9a2c"
 COOKIE_SESSION = "session-cookie-value-0b1c2d"
