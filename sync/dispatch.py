@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from rq import Retry
 from rq.job import Job, JobStatus
@@ -19,7 +19,6 @@ from models.links import IssueLink
 from runtime import Runtime
 
 QUEUE = "sync"
-EVENT_QUEUE = "webhooks"  # sync.inbox.QUEUE (which imports this module's users)
 LOCK_SECONDS = 120
 # Transient Jira errors: retry with growing back-off, then the attempt stays "failed".
 RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
@@ -117,14 +116,6 @@ def changed_fields(event: dict[str, Any] | None) -> list[str]:
     return sorted({str(item.get("fieldId") or item.get("field") or "*").lower() for item in items})
 
 
-class Noted(NamedTuple):
-    """What ``note_change`` found: whether a run is needed (no queued job will see the
-    change) and how many event jobs are waiting in the webhooks queue."""
-
-    needs_run: bool
-    backlog: int
-
-
 def note_change(
     runtime: Runtime,
     integration_id: uuid.UUID,
@@ -132,10 +123,10 @@ def note_change(
     side: str = "source",
     scopes: tuple[str, ...] = ("fields",),
     event: dict[str, Any] | None = None,
-) -> Noted:
+) -> bool:
     """Add ``scopes`` to what (integration, side, issue) must look at (and keep ``event``,
-    the webhook body, if it is the newest), in one round trip that also reads whether a
-    reconcile job is queued for it (then the change is coalesced into that job)."""
+    the webhook body, if it is the newest), in one round trip; False if a queued job
+    will see it (the change is coalesced into that job), True if a run is needed."""
     dirty = _key("dirty", integration_id, side, issue_id)
     changed = _key("changed", integration_id, side, issue_id)
     with runtime.redis.pipeline(transaction=False) as pipeline:
@@ -151,9 +142,8 @@ def note_change(
                 event["timestamp"],
             )
         pipeline.hget(Job.key_for(job_id(integration_id, side, issue_id)), "status")
-        pipeline.llen(runtime.queue(EVENT_QUEUE).key)
-        status, backlog = pipeline.execute()[-2:]
-    return Noted(status is None or status.decode() != JobStatus.QUEUED.value, int(backlog))
+        status = pipeline.execute()[-1]
+    return status is None or status.decode() != JobStatus.QUEUED.value
 
 
 def request_reconcile(
@@ -167,7 +157,7 @@ def request_reconcile(
 ) -> bool:
     """``note_change``, then make sure one job will run; False if a job was already
     queued (the change is coalesced into it)."""
-    if not note_change(runtime, integration_id, issue_id, side, scopes, event).needs_run:
+    if not note_change(runtime, integration_id, issue_id, side, scopes, event):
         return False
     enqueue_reconcile(runtime, tenant_id, integration_id, side, issue_id)
     return True

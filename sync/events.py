@@ -28,9 +28,6 @@ from sync.sites import is_own_change
 
 ACTIVE_INSTALLATION = ("installed", "enabled")
 log = logging.getLogger(__name__)
-# With more event jobs than this waiting, an event's reconcile goes to the sync queue,
-# where later events of the same issue coalesce into it, instead of running here.
-INLINE_BACKLOG = 8
 
 
 def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.UUID) -> str:
@@ -61,12 +58,7 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
     if not issue_id or not scopes or is_own_change(runtime, end_id, payload):
         return outcome  # nothing to do, or Tandem's own write (its reconcile stored it)
     for integration_id, side in targets:
-        noted = note_change(runtime, integration_id, issue_id, side, scopes, payload)
-        if not noted.needs_run:
-            continue  # a queued reconcile job will see it
-        if noted.backlog > INLINE_BACKLOG:  # busy: let changes to one issue share a run
-            enqueue_reconcile(runtime, tenant_id, integration_id, side, issue_id)
-        else:
+        if note_change(runtime, integration_id, issue_id, side, scopes, payload):
             _reconcile_now(runtime, tenant_id, integration_id, side, issue_id)
     return outcome
 

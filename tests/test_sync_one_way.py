@@ -8,13 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from config import Settings
 from models.links import IssueLink
 from runtime import Runtime
-from sync.events import INLINE_BACKLOG
 from sync.markers import LINK_PROPERTY, SYNC_LABEL
 from tests.sync_world import World, adf_text, sync_world
 
@@ -264,20 +262,3 @@ def test_status_finds_its_way_when_the_first_transition_leads_back(world: World)
     world.settle()
     assert world.mirror_of(created["key"])["fields"]["status"]["name"] == "Done"
     assert world.attempts(created["key"])[-1].outcome == "ok"
-
-
-def test_under_a_backlog_an_events_reconcile_is_queued_to_coalesce(world: World) -> None:
-    created = world.control("POST", "/issues", project="ALP", summary="Busy day")
-    world.settle()
-    redis = world.runtime.redis
-    webhooks, sync = (Queue(name, connection=redis) for name in ("webhooks", "sync"))
-    world.control("PUT", f"/issues/{created['key']}", summary="Busy day, edited")
-    assert world.sandbox.wait_for_deliveries(20)["idle"]
-    assert webhooks.count == 1
-    redis.rpush(webhooks.key, *[f"not-a-job-{n}" for n in range(INLINE_BACKLOG + 1)])
-    SimpleWorker([webhooks], connection=redis).work(burst=True, max_jobs=1)
-    assert sync.count == 1, "the reconcile went to the sync queue, not run in the event job"
-    assert world.mirror_of(created["key"])["fields"]["summary"] == "Busy day"
-    webhooks.empty()
-    world.settle()
-    assert world.mirror_of(created["key"])["fields"]["summary"] == "Busy day, edited"
