@@ -29,8 +29,7 @@ from models.installations import Installation
 from models.sync_attempts import SyncAttempt
 from runtime import Runtime
 from sandbox.testing import RunningSandbox, running_sandbox
-from tests.support.http_server import serving
-from tests.support.processes import free_port
+from tests.support.http_server import serving_later
 
 CLIENT_ID = "tandem-tests"
 QUEUES = ("webhooks", "sync", "maintenance")
@@ -152,33 +151,33 @@ def clear_queues(runtime: Runtime) -> None:
 def oauth_world(
     settings: Settings, runtime: Runtime, app_key: str, access_token_lifetime: float = 3600.0
 ) -> Iterator[OAuthWorld]:
-    port = free_port()
-    client_secret = secrets.token_urlsafe(32)
-    seed = f"oauth-{uuid.uuid4().hex[:10]}"
-    clear_queues(runtime)
-    with running_sandbox(sites=("alpha", "beta", "gamma"), seed=seed) as sandbox:
-        app_settings = replace(
-            settings,
-            base_url=f"http://127.0.0.1:{port}",
-            app_key=app_key,
-            connect_install_keys_url=f"{sandbox.url}/connect-keys",
-            secret_key=secrets.token_urlsafe(32),
-            oauth_client_id=CLIENT_ID,
-            oauth_client_secret=client_secret,
-            oauth_authorize_url=f"{sandbox.url}/authorize",
-            oauth_token_url=f"{sandbox.url}/oauth/token",
-            oauth_resources_url=f"{sandbox.url}/oauth/token/accessible-resources",
-            oauth_api_base=f"{sandbox.url}/ex/jira",
-        )
-        sandbox.register_oauth_client(
-            CLIENT_ID,
-            client_secret,
-            [app_settings.oauth_redirect_url],
-            "Tandem",
-            access_token_lifetime=access_token_lifetime,
-        )
-        app = create_app(app_settings)
-        with serving(app, port=port) as url:
+    with serving_later() as (url, mount):
+        client_secret = secrets.token_urlsafe(32)
+        seed = f"oauth-{uuid.uuid4().hex[:10]}"
+        clear_queues(runtime)
+        with running_sandbox(sites=("alpha", "beta", "gamma"), seed=seed) as sandbox:
+            app_settings = replace(
+                settings,
+                base_url=url,
+                app_key=app_key,
+                connect_install_keys_url=f"{sandbox.url}/connect-keys",
+                secret_key=secrets.token_urlsafe(32),
+                oauth_client_id=CLIENT_ID,
+                oauth_client_secret=client_secret,
+                oauth_authorize_url=f"{sandbox.url}/authorize",
+                oauth_token_url=f"{sandbox.url}/oauth/token",
+                oauth_resources_url=f"{sandbox.url}/oauth/token/accessible-resources",
+                oauth_api_base=f"{sandbox.url}/ex/jira",
+            )
+            sandbox.register_oauth_client(
+                CLIENT_ID,
+                client_secret,
+                [app_settings.oauth_redirect_url],
+                "Tandem",
+                access_token_lifetime=access_token_lifetime,
+            )
+            app = create_app(app_settings)
+            mount(app)
             installed = sandbox.install("alpha", f"{url}/atlassian-connect.json")
             assert installed["installed"], installed
             tenant_id = runtime.db.directory_lookup("connect_client_key", installed["clientKey"])
@@ -202,4 +201,4 @@ def oauth_world(
             finally:
                 runtime_module._process_runtime = old
                 clear_queues(runtime)
-        app.extensions["tandem"].close()
+            app.extensions["tandem"].close()

@@ -23,8 +23,7 @@ from models.links import IssueLink
 from models.sync_attempts import SyncAttempt
 from runtime import Runtime
 from sandbox.testing import running_sandbox
-from tests.support.http_server import serving
-from tests.support.processes import free_port
+from tests.support.http_server import serving_later
 
 
 @dataclass
@@ -102,16 +101,16 @@ def adf_text(node: object) -> str:
 def sync_world(
     settings: Settings, runtime: Runtime, app_key: str, integration: dict
 ) -> Iterator[World]:
-    port = free_port()
-    with running_sandbox(sites=("alpha",)) as sandbox:
-        app_settings = replace(
-            settings,
-            base_url=f"http://127.0.0.1:{port}",
-            app_key=app_key,
-            connect_install_keys_url=f"{sandbox.url}/connect-keys",
-        )
-        app = create_app(app_settings)
-        with serving(app, port=port) as url:
+    with serving_later() as (url, mount):
+        with running_sandbox(sites=("alpha",)) as sandbox:
+            app_settings = replace(
+                settings,
+                base_url=url,
+                app_key=app_key,
+                connect_install_keys_url=f"{sandbox.url}/connect-keys",
+            )
+            app = create_app(app_settings)
+            mount(app)
             installed = sandbox.install("alpha", f"{url}/atlassian-connect.json")
             assert installed["installed"], installed
             tenant_id = runtime.db.directory_lookup("connect_client_key", installed["clientKey"])
@@ -134,4 +133,4 @@ def sync_world(
                 yield World(worker_runtime, sandbox, tenant_id, created.id, app_key)
             finally:
                 runtime_module._process_runtime = old
-        app.extensions["tandem"].close()
+            app.extensions["tandem"].close()
