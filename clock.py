@@ -6,6 +6,8 @@ import time
 
 from rq.cron import CronScheduler
 
+from compliance.deletion_jobs import delete_due_workspaces_job
+from compliance.jobs import purge_exports_job
 from config import load_settings
 from runtime import redis_client
 from sync.connection_jobs import refresh_connection_webhooks
@@ -28,3 +30,7 @@ def register_schedule(scheduler: CronScheduler) -> None:
     # Jira expires dynamic webhooks after 30 days; renew them daily.
     scheduler.register(refresh_connection_webhooks, queue_name="maintenance", interval=24 * 3600)
     scheduler.register(drift_sweep, queue_name="maintenance", interval=300)
+    # Workspaces whose 7-day deletion grace period has ended are hard-deleted hourly.
+    scheduler.register(delete_due_workspaces_job, queue_name="maintenance", interval=3600)
+    # Export archives are downloadable for 24 hours; delete them once past that.
+    scheduler.register(purge_exports_job, queue_name="maintenance", interval=3600)

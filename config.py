@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -15,6 +16,10 @@ OAUTH_URLS = {
     "oauth_resources_url": "OAUTH_RESOURCES_URL",
     "oauth_api_base": "OAUTH_API_BASE",
 }
+
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_EXPORT_DIR = ROOT / ".run" / "exports"
 
 
 class ConfigError(RuntimeError):
@@ -52,6 +57,7 @@ class Settings:
     oauth_api_base: str = "https://api.atlassian.com/ex/jira"
     sentry_dsn: str = ""
     sentry_environment: str = ""
+    export_dir: str = str(DEFAULT_EXPORT_DIR)
 
     def __repr__(self) -> str:  # never print the secrets
         return f"Settings(env={self.env!r}, base_url={self.base_url!r})"
@@ -98,6 +104,18 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) 
     return value
 
 
+def _export_dir(raw: str) -> str:
+    """``EXPORT_DIR`` as an absolute path (a relative one is taken from the code's root);
+    it may not exist yet (the export job creates it), but must not be a file."""
+    if not raw:
+        return str(DEFAULT_EXPORT_DIR)
+    path = Path(raw).expanduser()
+    path = path if path.is_absolute() else ROOT / path
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"EXPORT_DIR must be a directory, and {raw!r} is not one")
+    return str(path)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise ConfigError naming what to set."""
     environ = os.environ if environ is None else environ
@@ -138,6 +156,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         },
         sentry_dsn=environ.get("SENTRY_DSN", "").strip(),
         sentry_environment=environ.get("SENTRY_ENVIRONMENT", "").strip() or env,
+        export_dir=_export_dir(environ.get("EXPORT_DIR", "").strip()),
     )
     _validate(settings)
     return settings

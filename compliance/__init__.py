@@ -1,0 +1,1 @@
+"""Compliance: workspace export (and, from other work, deletion and retention)."""
