@@ -27,6 +27,7 @@ from compliance.export import build_export
 from compliance.export_files import archive_path, purge_expired_exports, write_export
 from compliance.export_links import LINK_SALT
 from compliance.export_requests import QUEUE
+from config import DEFAULT_EXPORT_DIR, ConfigError, load_settings
 from models.audit import AuditEvent
 from models.connections import Connection, store_tokens
 from runtime import Runtime
@@ -311,3 +312,17 @@ def test_another_tenants_installation_cannot_see_the_job(world: ConnectWorld) ->
     assert "download_url" not in foreign.get_json()
     assert _status(world, key_a, secret_a, "export-" + str(uuid.uuid4())).status_code == 404
     assert _status(world, key_a, secret_a, "not-an-export").status_code == 404
+
+
+def test_export_dir_is_validated(tmp_path: Path) -> None:
+    base = {"DATABASE_URL": "postgresql://x/y", "TANDEM_ENV": "test"}
+    assert Path(load_settings(base).export_dir).is_absolute()
+    assert load_settings(base).export_dir == str(DEFAULT_EXPORT_DIR)
+    chosen = tmp_path / "archives"
+    assert load_settings({**base, "EXPORT_DIR": str(chosen)}).export_dir == str(chosen)
+    relative = load_settings({**base, "EXPORT_DIR": "var/exports"}).export_dir
+    assert Path(relative).is_absolute() and relative.endswith("var/exports")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match="EXPORT_DIR must be a directory"):
+        load_settings({**base, "EXPORT_DIR": str(a_file)})
