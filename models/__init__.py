@@ -5,6 +5,7 @@ from models.base import Base
 from models.connections import Connection
 from models.data_keys import DataKeyRecord
 from models.deletion_requests import DeletionRequest
+from models.deletion_tombstones import DeletionTombstone
 from models.installations import Installation
 from models.integrations import Integration
 from models.links import AttachmentLink, CommentLink, IssueLink
@@ -21,6 +22,7 @@ __all__ = [
     "Connection",
     "DataKeyRecord",
     "DeletionRequest",
+    "DeletionTombstone",
     "DirectoryEntry",
     "Installation",
     "Integration",

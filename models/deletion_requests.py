@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, one_of, tenant_fk, uuid_pk
+from models.tenants import Tenant
 
 DELETION_STATUSES = ("scheduled", "cancelled", "done")
 GRACE_PERIOD = timedelta(days=7)
@@ -37,7 +38,8 @@ class DeletionRequest(Base):
 
 
 def schedule_deletion(session: Session, reason: str) -> DeletionRequest:
-    """Schedule the session tenant's deletion after the grace period (once)."""
+    """Schedule the session tenant's deletion after the grace period (once); the
+    workspace is marked ``deletion_scheduled`` until it is cancelled or deleted."""
     tenant_id = session.info["tenant_id"]
     existing = (
         session.query(DeletionRequest)
@@ -50,6 +52,7 @@ def schedule_deletion(session: Session, reason: str) -> DeletionRequest:
         tenant_id=tenant_id, reason=reason, delete_after=datetime.now(UTC) + GRACE_PERIOD
     )
     session.add(request)
+    _set_tenant_status(session, "deletion_scheduled")
     session.flush()
     return request
 
@@ -61,4 +64,10 @@ def cancel_deletion(session: Session) -> bool:
         .filter_by(tenant_id=session.info["tenant_id"], status="scheduled")
         .update({"status": "cancelled", "cancelled_at": datetime.now(UTC)})
     )
+    if cancelled:
+        _set_tenant_status(session, "active")
     return bool(cancelled)
+
+
+def _set_tenant_status(session: Session, status: str) -> None:
+    session.query(Tenant).filter_by(id=session.info["tenant_id"]).update({"status": status})
