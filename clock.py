@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 from compliance.deletion_jobs import delete_due_workspaces_job
 from compliance.jobs import purge_exports_job
+from compliance.retention_jobs import purge_expired_job
 from config import load_settings
 from runtime import redis_client
 from sync.connection_jobs import refresh_connection_webhooks
@@ -34,3 +35,6 @@ def register_schedule(scheduler: CronScheduler) -> None:
     scheduler.register(delete_due_workspaces_job, queue_name="maintenance", interval=3600)
     # Export archives are downloadable for 24 hours; delete them once past that.
     scheduler.register(purge_exports_job, queue_name="maintenance", interval=3600)
+    # Raw responses past 30 days (or the workspace's shorter window), sync-log details and
+    # handled webhook payloads past 90 days (or shorter) are purged daily.
+    scheduler.register(purge_expired_job, queue_name="maintenance", interval=24 * 3600)

@@ -5,24 +5,34 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, one_of, tenant_fk, updated_at, uuid_pk
 
 TENANT_STATUSES = ("active", "deletion_scheduled")
 DIRECTORY_KINDS = ("connect_client_key", "forge_installation", "cloud_id")
+# Platform maxima of the retention windows, in days (migration 0007 CHECKs the same).
+RAW_RESPONSE_DAYS = (0, 30)
+SYNC_LOG_DAYS = (1, 90)
 
 
 class Tenant(Base):
     """One workspace, created by the first install on a Jira site."""
 
     __tablename__ = "tenants"
-    __table_args__ = (CheckConstraint(one_of("status", TENANT_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(one_of("status", TENANT_STATUSES), name="status"),
+        CheckConstraint("raw_response_days BETWEEN 0 AND 30", name="raw_response_days"),
+        CheckConstraint("sync_log_days BETWEEN 1 AND 90", name="sync_log_days"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(String(32), nullable=False, default="active")
+    raw_response_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
+    sync_log_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="90")
+    sync_logs_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
