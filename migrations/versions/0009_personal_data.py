@@ -1,0 +1,24 @@
+"""Atlassian personal-data reporting.
+
+(Reserved in the chain so parallel work keeps one head; the schema change is written
+with the feature.)
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """No change yet."""
+
+
+def downgrade() -> None:
+    """No change yet."""

@@ -1,0 +1,24 @@
+"""Dashboard accounts, memberships, sessions and lockout.
+
+(Reserved in the chain so parallel work keeps one head; the schema change is written
+with the feature.)
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """No change yet."""
+
+
+def downgrade() -> None:
+    """No change yet."""
