@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,11 +16,15 @@ OAUTH_URLS = {
     "oauth_token_url": "OAUTH_TOKEN_URL",
     "oauth_resources_url": "OAUTH_RESOURCES_URL",
     "oauth_api_base": "OAUTH_API_BASE",
+    "oauth_revoke_url": "OAUTH_REVOKE_URL",
 }
 
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_EXPORT_DIR = ROOT / ".run" / "exports"
+DEFAULT_MAIL_DIR = ROOT / ".run" / "mail"
+MAIL_BACKENDS = ("file", "console", "ses")
+DEFAULT_MAIL_FROM = "Tandem <no-reply@tandem.invalid>"
 
 
 class ConfigError(RuntimeError):
@@ -55,9 +60,16 @@ class Settings:
     oauth_token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL
     oauth_resources_url: str = "https://api.atlassian.com/oauth/token/accessible-resources"
     oauth_api_base: str = "https://api.atlassian.com/ex/jira"
+    # RFC 7009 revocation, as auth.atlassian.com's metadata advertises it (docs/cleanup.md).
+    oauth_revoke_url: str = "https://auth.atlassian.com/oauth/revoke"
     sentry_dsn: str = ""
     sentry_environment: str = ""
     export_dir: str = str(DEFAULT_EXPORT_DIR)
+    mail_backend: str = "file"
+    mail_from: str = DEFAULT_MAIL_FROM
+    mail_dir: str = str(DEFAULT_MAIL_DIR)
+    mail_ses_region: str = ""
+    mail_ses_endpoint: str = ""
 
     def __repr__(self) -> str:  # never print the secrets
         return f"Settings(env={self.env!r}, base_url={self.base_url!r})"
@@ -104,15 +116,15 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) 
     return value
 
 
-def _export_dir(raw: str) -> str:
-    """``EXPORT_DIR`` as an absolute path (a relative one is taken from the code's root);
-    it may not exist yet (the export job creates it), but must not be a file."""
+def _directory(name: str, raw: str, default: Path) -> str:
+    """A directory setting as an absolute path (a relative one is taken from the code's
+    root); it may not exist yet (its writer creates it), but must not be a file."""
     if not raw:
-        return str(DEFAULT_EXPORT_DIR)
+        return str(default)
     path = Path(raw).expanduser()
     path = path if path.is_absolute() else ROOT / path
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"EXPORT_DIR must be a directory, and {raw!r} is not one")
+        raise ConfigError(f"{name} must be a directory, and {raw!r} is not one")
     return str(path)
 
 
@@ -156,7 +168,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         },
         sentry_dsn=environ.get("SENTRY_DSN", "").strip(),
         sentry_environment=environ.get("SENTRY_ENVIRONMENT", "").strip() or env,
-        export_dir=_export_dir(environ.get("EXPORT_DIR", "").strip()),
+        export_dir=_directory(
+            "EXPORT_DIR", environ.get("EXPORT_DIR", "").strip(), DEFAULT_EXPORT_DIR
+        ),
+        mail_backend=environ.get("MAIL_BACKEND", "").strip().lower() or "file",
+        mail_from=environ.get("MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM,
+        mail_dir=_directory("MAIL_DIR", environ.get("MAIL_DIR", "").strip(), DEFAULT_MAIL_DIR),
+        mail_ses_region=environ.get("MAIL_SES_REGION", "").strip(),
+        mail_ses_endpoint=environ.get("MAIL_SES_ENDPOINT", "").strip().rstrip("/"),
     )
     _validate(settings)
     return settings
@@ -178,6 +197,7 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{name} must be an http(s) URL")
     if settings.sentry_dsn:
         _validate_dsn(settings.sentry_dsn, https_only=settings.is_production)
+    _validate_mail(settings)
     if settings.kek_keyring_path and settings.kek_keys:
         raise ConfigError("set only one of TANDEM_KEK_KEYRING and TANDEM_KEK_KEYS")
     if settings.is_production:
@@ -193,6 +213,37 @@ def _validate(settings: Settings) -> None:
         for field, name in OAUTH_URLS.items():
             if not getattr(settings, field).startswith("https://"):
                 raise ConfigError(f"production needs {name} to be an https:// URL")
+
+
+def _validate_mail(settings: Settings) -> None:
+    """MAIL_*: a known backend; console never in production; SES needs a region and a
+    real sender (an identity verified in SES), and an https endpoint in production."""
+    from mailer.addresses import InvalidAddress, check_address  # mailer imports config
+
+    backend = settings.mail_backend
+    if backend not in MAIL_BACKENDS:
+        choices = ", ".join(MAIL_BACKENDS)
+        raise ConfigError(f"MAIL_BACKEND must be one of {choices}, got {backend!r}")
+    if backend == "console" and settings.is_production:
+        raise ConfigError("MAIL_BACKEND=console prints mail to stdout: not in production")
+    shape = "MAIL_FROM must be one address, e.g. Tandem <no-reply@example.com>"
+    if "\r" in settings.mail_from or "\n" in settings.mail_from:
+        raise ConfigError(shape)
+    try:
+        address = check_address(parseaddr(settings.mail_from)[1], "MAIL_FROM")
+    except InvalidAddress:
+        raise ConfigError(shape) from None
+    if backend != "ses":
+        return
+    if not settings.mail_ses_region:
+        raise ConfigError("MAIL_BACKEND=ses needs MAIL_SES_REGION (e.g. eu-west-1)")
+    if address.endswith(".invalid"):
+        raise ConfigError("MAIL_BACKEND=ses needs MAIL_FROM: an address or domain verified in SES")
+    endpoint = settings.mail_ses_endpoint
+    if endpoint and not endpoint.startswith(("https://", "http://")):
+        raise ConfigError("MAIL_SES_ENDPOINT must be an http(s) URL")
+    if endpoint and settings.is_production and not endpoint.startswith("https://"):
+        raise ConfigError("production needs MAIL_SES_ENDPOINT to be an https:// URL")
 
 
 def _validate_dsn(dsn: str, https_only: bool) -> None:

@@ -18,7 +18,9 @@ from jira.client import pooled_session
 from keys.data_keys import KeyService
 from keys.kek import KekProvider, provider_from_settings
 from keys.keyring_file import create_keyring
+from mailer.backends import Mailer, build_mailer
 from models.db import Database, make_engine
+from models.log_policy import LogPolicies
 from sync.group_commit import GroupCommit
 
 INSTALLATION_CACHE_SECONDS = 5
@@ -55,11 +57,15 @@ class Runtime:
     redis_breaker: RedisBreaker = field(default_factory=RedisBreaker)
     jira_http: requests.Session = field(default_factory=pooled_session)
     _maintenance: Engine | None = field(default=None, repr=False)
+    _mailer: Mailer | None = field(default=None, init=False, repr=False)
     inbox: GroupCommit = field(init=False, repr=False)
+    # Each tenant's log switches and log key, for a few seconds (models/log_policy.py).
+    log_policies: LogPolicies = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from sync.inbox import record_arrivals  # sync.inbox names this class
 
+        self.log_policies = LogPolicies(self.db, self.keys)
         # Concurrent webhooks of this process share one inbox transaction (sync/inbox.py).
         self.inbox = GroupCommit(lambda arrivals: record_arrivals(self, arrivals))
 
@@ -74,6 +80,13 @@ class Runtime:
                 raise ConfigError("DATABASE_MAINTENANCE_URL is not set")
             self._maintenance = make_engine(self.settings.database_maintenance_url, pool_size=2)
         return self._maintenance
+
+    def mailer(self) -> Mailer:
+        """The mail backend ``MAIL_BACKEND`` names, built on first use. Jobs use it;
+        everything else queues mail with ``mailer.send_mail``."""
+        if self._mailer is None:
+            self._mailer = build_mailer(self.settings)
+        return self._mailer
 
     def close(self) -> None:
         self.db.dispose()

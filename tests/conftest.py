@@ -25,7 +25,7 @@ from models.db import Database, driver_url, make_engine
 from models.tenants import create_tenant
 from runtime import Runtime, build_runtime
 
-pytest_plugins = ["tests.connect_fixtures"]
+pytest_plugins = ["tests.connect_fixtures", "tests.support.mail"]
 REQUIRED = ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_MAINTENANCE_URL", "REDIS_URL")
 
 
@@ -65,6 +65,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     owner_url = os.environ["DATABASE_OWNER_URL"]
     recreate_database(owner_url, role_of["DATABASE_URL"], role_of["DATABASE_MAINTENANCE_URL"])
     migrate(owner_url)
+    # Mail is written as .eml files into this session's own directory (children too).
+    os.environ["MAIL_BACKEND"] = "file"
+    os.environ["MAIL_DIR"] = str(tmp_path_factory.mktemp("mail"))
     keyring = tmp_path_factory.mktemp("keys") / "keyring.json"
     create_keyring(keyring)
     yield replace(load_settings(), env="test", kek_keyring_path=str(keyring), kek_keys="")
