@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from auth.install_keys import InstallKeys
 from auth.installation_cache import TtlCache
+from compliance.deletion_notices import watch_deletion_notices
 from config import ConfigError, Settings, load_settings
 from jira.client import pooled_session
 from keys.data_keys import KeyService
@@ -111,13 +112,16 @@ def build_runtime(settings: Settings) -> Runtime:
         pool_size=settings.db_pool_size,
         connect_args={"connect_timeout": 2, "application_name": "tandem"},
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         db=Database(engine),
         redis=redis_client(settings.redis_url),
         keys=KeyService(kek_provider(settings), cache_seconds=settings.dek_cache_seconds),
         install_keys=InstallKeys(settings.connect_install_keys_url),
     )
+    # Deletion scheduled / cancelled notices are mailed once their transaction commits.
+    watch_deletion_notices(runtime)
+    return runtime
 
 
 _process_runtime: Runtime | None = None

@@ -7,6 +7,10 @@ tenant's rows from every tenant table in the catalog (child before parent; this
 includes tenant_directory, data_keys and the request itself), writes a tombstone that
 holds only a hash of the tenant id, and commits. Then it evicts the tenant's DEKs from
 this process's key cache. Any error rolls the whole tenant back; a re-run is a no-op.
+
+Inside that transaction, before the rows go, it also reads who to tell and prepares the
+"workspace deleted" notice (compliance/deletion_notices.py), which is queued only after
+the commit: from then on the address exists only in the queued mail job.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, text
 
+from compliance.deletion_notices import prepare_deleted_notice
 from compliance.tenant_tables import tenant_tables
+from mailer import Message, send_mail
 from migrations.rls import quote
 from runtime import Runtime
 
@@ -44,6 +51,14 @@ TOMBSTONE = (
 )
 
 
+@dataclass(frozen=True)
+class Erased:
+    """What is left to do after a tenant's erase transaction committed."""
+
+    key_ids: list[uuid.UUID]
+    notice: Message | None
+
+
 class DeletionFailed(RuntimeError):
     """Some due workspaces could not be deleted (each was rolled back; retried next run)."""
 
@@ -62,15 +77,17 @@ def delete_due_workspaces(runtime: Runtime, now: datetime | None = None) -> int:
     deleted, failed = 0, 0
     for tenant_id in due:
         try:
-            key_ids = _erase(engine, tenant_id, now)
+            erased = _erase(engine, tenant_id, now)
         except Exception:
             failed += 1
             log.exception("deleting workspace %s failed (rolled back)", tenant_hash(tenant_id))
             continue
-        if key_ids is None:
+        if erased is None:
             continue
-        for key_id in key_ids:
+        for key_id in erased.key_ids:
             runtime.keys.cache.evict(key_id)
+        if erased.notice is not None:
+            send_mail(runtime, erased.notice)
         deleted += 1
         log.info("workspace %s deleted", tenant_hash(tenant_id))
     if failed:
@@ -78,8 +95,9 @@ def delete_due_workspaces(runtime: Runtime, now: datetime | None = None) -> int:
     return deleted
 
 
-def _erase(engine: Engine, tenant_id: uuid.UUID, now: datetime) -> list[uuid.UUID] | None:
-    """Delete one tenant in one transaction; its DEK ids, or None if no longer due."""
+def _erase(engine: Engine, tenant_id: uuid.UUID, now: datetime) -> Erased | None:
+    """Delete one tenant in one transaction; its DEK ids and the notice to send once
+    committed, or None if no longer due."""
     with engine.begin() as connection:
         bound = {"t": str(tenant_id)}
         connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), bound)
@@ -91,6 +109,8 @@ def _erase(engine: Engine, tenant_id: uuid.UUID, now: datetime) -> list[uuid.UUI
             .scalars()
             .all()
         )
+        deleted_at = datetime.now(UTC)
+        notice = prepare_deleted_notice(connection, deleted_at)  # before the rows go
         counts = _delete_rows(connection, bound)
         counts["deletion_requests"] = counts.get("deletion_requests", 0) + len(requested)
         connection.execute(
@@ -99,11 +119,11 @@ def _erase(engine: Engine, tenant_id: uuid.UUID, now: datetime) -> list[uuid.UUI
                 "id": uuid.uuid4(),
                 "hash": tenant_hash(tenant_id),
                 "requested_at": min(requested),
-                "deleted_at": datetime.now(UTC),
+                "deleted_at": deleted_at,
                 "counts": json.dumps(counts, sort_keys=True),
             },
         )
-    return key_ids
+    return Erased(key_ids, notice)
 
 
 def _delete_rows(connection: Connection, bound: dict[str, str]) -> dict[str, int]:

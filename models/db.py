@@ -19,7 +19,7 @@ and COMMIT cost one round trip instead of three.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -133,6 +133,14 @@ class Database:
         self.engine = engine
         watch_tenant_binding(engine)
         self._tenant_sessions = sessionmaker(engine, class_=TenantSession, expire_on_commit=False)
+
+    def listen(self, name: str, hook: Callable[..., Any]) -> bool:
+        """Attach a session event hook (``before_commit``, ``after_commit``, ...) to every
+        tenant session of this database, once; False if ``hook`` already was attached."""
+        if event.contains(self._tenant_sessions, name, hook):
+            return False
+        event.listen(self._tenant_sessions, name, hook)
+        return True
 
     @classmethod
     def from_url(cls, url: str, pool_size: int = 5) -> Database:

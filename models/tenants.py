@@ -25,6 +25,7 @@ class Tenant(Base):
         CheckConstraint(one_of("status", TENANT_STATUSES), name="status"),
         CheckConstraint("raw_response_days BETWEEN 0 AND 30", name="raw_response_days"),
         CheckConstraint("sync_log_days BETWEEN 1 AND 90", name="sync_log_days"),
+        CheckConstraint("length(contact_email) <= 254", name="contact_email_length"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -33,6 +34,8 @@ class Tenant(Base):
     raw_response_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
     sync_log_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="90")
     sync_logs_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
+    # Where workspace notices (deletion scheduled / cancelled / done) go (migration 0008).
+    contact_email: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

@@ -3,23 +3,31 @@ hard delete that leaves no row of the tenant, no DEK and only a hashed tombstone
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
+from rq import Queue
 from sqlalchemy import Engine, inspect, text
 
 from compliance.deletion import DeletionFailed, delete_due_workspaces, tenant_hash
+from compliance.notice_recipients import set_contact_email
 from compliance.tenant_tables import tenant_tables as sweeper_tables
+from compliance.workspace_deletion import cancel_workspace_deletion, request_workspace_deletion
 from keys.data_keys import DataKeyGone, KeyService
 from keys.envelope import SealContext
+from mailer.queue import QUEUE as MAIL_QUEUE
 from models import Base
-from models.deletion_requests import cancel_deletion
+from models.deletion_requests import cancel_deletion, schedule_deletion
 from models.installations import Installation, shared_secret_of
 from models.lifecycle import InstallRequest, find_installation, install, set_status
 from models.roles import app_role, maintenance_role
 from runtime import Runtime
+from tests.support.mail import deliver_queued_mail, mail_to
 from tests.test_tenant_isolation import Seeded, seed, tenant_tables
 
 PAST_GRACE = timedelta(days=7, hours=1)
@@ -270,3 +278,144 @@ def test_a_reinstall_within_the_grace_period_cancels_the_deletion(
     found = find_installation(runtime.db, runtime.keys, client_key)
     assert found is not None and found.shared_secret == "second-secret"
     assert tenant_hash(tenant_id) not in {h for h, _ in _tombstones(owner_engine)}
+
+
+# Notices: the contact address hears about a scheduled, cancelled and finished deletion,
+# only after the change commits, and the address is nowhere once the workspace is gone.
+
+
+def _contact(runtime: Runtime, tenant: uuid.UUID) -> str:
+    address = f"admin-{uuid.uuid4().hex[:10]}@customer.example"
+    with runtime.db.tenant_session(tenant) as session:
+        set_contact_email(session, address, actor="test")
+    return address
+
+
+def _only_mail(runtime: Runtime, address: str) -> EmailMessage:
+    deliver_queued_mail(runtime)
+    (mail,) = mail_to(runtime, address)
+    return mail
+
+
+def test_uninstall_mails_the_scheduled_notice_and_a_reinstall_the_cancelled_one(
+    clean_mail: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    runtime = clean_mail
+    client_key = f"client-{uuid.uuid4()}"
+    request = InstallRequest(client_key, "secret-one", "https://notice.atlassian.net")
+    tenant_id, _ = install(runtime.db, runtime.keys, request)
+    address = _contact(runtime, tenant_id)
+    assert set_status(runtime.db, client_key, "uninstalled")
+    mail = _only_mail(runtime, address)
+    with runtime.db.tenant_session(tenant_id) as session:
+        delete_after = session.execute(text("SELECT delete_after FROM deletion_requests"))
+        delete_after = delete_after.scalar_one()
+    assert (
+        mail["Subject"]
+        == f"Tandem: notice.atlassian.net will be deleted on {delete_after:%Y-%m-%d}"
+    )
+    body = mail.get_content()
+    assert f"{delete_after:%Y-%m-%d %H:%M} UTC" in body
+    assert "re-install Tandem on notice.atlassian.net" in body and "cancel" in body
+    assert "app uninstalled" in body
+
+    assert set_status(runtime.db, client_key, "uninstalled"), "already scheduled"
+    deliver_queued_mail(runtime)
+    assert len(mail_to(runtime, address)) == 1, "scheduling again sends nothing"
+
+    install(runtime.db, runtime.keys, replace(request, shared_secret="secret-two"))
+    deliver_queued_mail(runtime)
+    scheduled, cancelled = mail_to(runtime, address)
+    assert cancelled["Subject"] == "Tandem: the deletion of notice.atlassian.net was cancelled"
+    assert "Nothing was deleted" in cancelled.get_content()
+    assert scheduled["Message-ID"] != cancelled["Message-ID"]
+    for private in (address, "customer.example", "re-install Tandem", "Nothing was deleted"):
+        assert private not in caplog.text
+    assert "mail deletion_scheduled queued for 1 recipient(s)" in caplog.text
+
+
+def test_a_rolled_back_change_sends_nothing_and_no_contact_means_no_mail(
+    clean_mail: Runtime, new_tenant
+) -> None:
+    runtime = clean_mail
+    tenant = new_tenant("rollback")
+    address = _contact(runtime, tenant)
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        with runtime.db.tenant_session(tenant) as session:
+            schedule_deletion(session, reason="test")
+            raise RuntimeError("changed my mind")
+    silent = new_tenant("silent")
+    with runtime.db.tenant_session(silent) as session:
+        schedule_deletion(session, reason="test")
+    assert Queue(MAIL_QUEUE, connection=runtime.redis).count == 0
+    with runtime.db.tenant_session(tenant) as session:
+        assert session.execute(text("SELECT count(*) FROM deletion_requests")).scalar_one() == 0
+        cancel_deletion(session)  # nothing to cancel: no notice either
+    deliver_queued_mail(runtime)
+    assert mail_to(runtime, address) == []
+
+
+def test_requesting_and_cancelling_deletion_programmatically(
+    clean_mail: Runtime, new_tenant
+) -> None:
+    runtime = clean_mail
+    tenant = new_tenant("by-hand")
+    address = _contact(runtime, tenant)
+    delete_after = request_workspace_deletion(runtime, tenant, actor="admin:1")
+    assert request_workspace_deletion(runtime, tenant, actor="admin:1") == delete_after
+    assert cancel_workspace_deletion(runtime, tenant, actor="admin:1") is True
+    assert cancel_workspace_deletion(runtime, tenant, actor="admin:1") is False
+    deliver_queued_mail(runtime)
+    scheduled, cancelled = mail_to(runtime, address)
+    assert scheduled["Subject"].endswith(f"will be deleted on {delete_after:%Y-%m-%d}")
+    assert "requested by a workspace administrator" in scheduled.get_content()
+    assert "was cancelled" in cancelled["Subject"]
+    with runtime.db.tenant_session(tenant) as session:
+        actions = session.execute(
+            text("SELECT action FROM audit_events WHERE actor = 'admin:1' ORDER BY id")
+        ).scalars()
+        assert list(actions) == ["deletion.requested", "deletion.cancelled"]
+        assert session.execute(text("SELECT status FROM tenants")).scalar_one() == "active"
+
+
+def _tables_holding(owner: Engine, tenant: uuid.UUID, needle: str) -> list[str]:
+    """Every table (tenant or not) with a row whose text contains ``needle``, read as the
+    owner with the tenant set."""
+    with owner.begin() as connection:
+        connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)})
+        tables = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        return [
+            table
+            for table in list(tables)
+            if connection.execute(
+                text(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE :n'),
+                {"n": f"%{needle}%"},
+            ).scalar_one()
+        ]
+
+
+def test_the_sweep_mails_the_done_notice_to_the_address_read_before_deletion(
+    clean_mail: Runtime, owner_engine: Engine, doomed_and_kept, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    runtime = clean_mail
+    doomed, kept = doomed_and_kept
+    address = _contact(runtime, doomed.tenant_id)
+    kept_address = _contact(runtime, kept.tenant_id)
+    assert _tables_holding(owner_engine, doomed.tenant_id, address) == ["tenants"]
+
+    assert delete_due_workspaces(runtime, now=datetime.now(UTC) + PAST_GRACE) >= 1
+    assert _tables_holding(owner_engine, doomed.tenant_id, address) == []
+    assert Queue(MAIL_QUEUE, connection=runtime.redis).count >= 1, "queued after the commit"
+
+    mail = _only_mail(runtime, address)
+    assert mail["Subject"] == "Tandem: doomed has been deleted"
+    body = mail.get_content()
+    assert "encryption keys have\nbeen destroyed" in body and "doomed" in body
+    for private in (str(doomed.tenant_id), doomed.client_key, "s3cret", "ALP-1", "BET-1"):
+        assert private not in body and private not in str(mail)
+    assert mail_to(runtime, kept_address) == [], "the kept workspace hears nothing"
+    assert address not in caplog.text and "encryption keys" not in caplog.text

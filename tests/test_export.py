@@ -27,6 +27,7 @@ from compliance.export import build_export
 from compliance.export_files import archive_path, purge_expired_exports, write_export
 from compliance.export_links import LINK_SALT
 from compliance.export_requests import QUEUE
+from compliance.notice_recipients import set_contact_email
 from config import DEFAULT_EXPORT_DIR, ConfigError, load_settings
 from models.audit import AuditEvent
 from models.connections import Connection, store_tokens
@@ -326,3 +327,12 @@ def test_export_dir_is_validated(tmp_path: Path) -> None:
     a_file.write_text("x")
     with pytest.raises(ConfigError, match="EXPORT_DIR must be a directory"):
         load_settings({**base, "EXPORT_DIR": str(a_file)})
+
+
+def test_the_export_holds_the_workspace_contact_address(runtime: Runtime, new_tenant) -> None:
+    tenant = new_tenant("reachable")
+    with runtime.db.tenant_session(tenant) as session:
+        set_contact_email(session, "owner@reachable.example", actor="test")
+    (row,) = build_export(runtime, tenant)["data"]["tenants"]
+    assert row["contact_email"] == "owner@reachable.example"
+    assert row["name"] == "reachable"

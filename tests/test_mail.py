@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
+from compliance.notice_recipients import set_contact_email, workspace_recipients
 from config import ConfigError, load_settings
 from mailer import InvalidAddress, Message, check_address, send_mail
 from mailer.backends import ConsoleMailer, FileMailer, build_mailer
@@ -269,3 +272,33 @@ def test_send_mail_does_not_fail_the_caller_when_redis_is_down(
     dead = replace(runtime, redis=redis_client("redis://127.0.0.1:1/0"))
     assert send_mail(dead, _message()) is False
     assert "not queued" in caplog.text and ADDRESS not in caplog.text
+
+
+def test_the_contact_address_is_validated_and_audited_without_itself(
+    runtime: Runtime, new_tenant, owner_engine
+) -> None:
+    tenant = new_tenant("contact")
+    with runtime.db.tenant_session(tenant) as session:
+        assert set_contact_email(session, " Admin@Customer.EXAMPLE ", "admin:7") == (
+            "Admin@customer.example"
+        )
+        assert workspace_recipients(session) == ("Admin@customer.example",)
+        with pytest.raises(ValueError, match="contact_email must be a plain email address"):
+            set_contact_email(session, "admin@customer.example, other@x.example", "admin:7")
+        assert set_contact_email(session, "Admin@customer.example", "admin:7")  # unchanged
+        assert set_contact_email(session, None, "admin:7") is None
+        assert workspace_recipients(session) == ()
+        audited = session.execute(
+            text(
+                "SELECT details::text FROM audit_events "
+                "WHERE action = 'workspace.contact_email' ORDER BY id"
+            )
+        ).scalars()
+        details = [json.loads(d) for d in audited]
+    assert details == [{"change": "set"}, {"change": "cleared"}]
+    with owner_engine.begin() as connection, pytest.raises(IntegrityError):
+        connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)})
+        connection.execute(
+            text("UPDATE tenants SET contact_email = :e WHERE id = :t"),
+            {"e": "a@" + "b" * 250 + ".example", "t": tenant},
+        )
