@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from mailer.message import Message
 from runtime import process_runtime
@@ -16,11 +15,10 @@ class DeliveryFailed(RuntimeError):
     since a backend's own message may quote the addresses (RQ logs it)."""
 
 
-def deliver_mail(payload: dict[str, Any]) -> None:
+def deliver_mail(message: Message) -> None:
     """Job: send the message now (a failure raises, and RQ retries with back-off).
 
     A cross-tenant job with no database work, so it carries no tenant."""
-    message = Message.from_payload(payload)
     mailer = process_runtime().mailer()
     try:
         mailer.send(message)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any
 
 from mailer.addresses import check_address
 
@@ -44,20 +43,6 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message(kind={self.kind!r}, recipients={len(self.to)})"
-
-    def payload(self) -> dict[str, Any]:
-        """Plain data for a queued job (stable across code changes, unlike a pickle)."""
-        return {"to": list(self.to), "subject": self.subject, "text": self.text, "kind": self.kind}
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Message:
-        """The message a job was given (validated again)."""
-        return cls(
-            to=tuple(payload["to"]),
-            subject=payload["subject"],
-            text=payload["text"],
-            kind=payload["kind"],
-        )
 
 
 def as_email(message: Message, sender: str, now: datetime | None = None) -> EmailMessage:

@@ -1,10 +1,11 @@
 """``send_mail``: queue a message for delivery; never blocks on, or fails with, the backend.
 
-The message travels as plain data in an RQ job on the maintenance queue, retried with
-back-off when delivery fails (the backend is down, SES throttles). The job is described
-by its kind only, is dropped from Redis as soon as it succeeds, and a job that failed
-every attempt stays in RQ's failed registry for ``FAILED_KEEP_SECONDS`` (it holds the
-addresses and the body; docs/DATA.md).
+The message itself is the argument of an RQ job on the maintenance queue, retried with
+back-off when delivery fails (the backend is down, SES throttles). Wherever RQ or an
+error report shows the job, it shows the description and the message's ``repr``: the
+kind and the number of recipients. The job is dropped from Redis as soon as it
+succeeds; one that failed every attempt stays in RQ's failed registry for
+``FAILED_KEEP_SECONDS`` (it holds the addresses and the body; docs/DATA.md).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def send_mail(runtime: Runtime, message: Message) -> bool:
     try:
         runtime.queue(QUEUE).enqueue(
             DELIVER_JOB,
-            message.payload(),
+            message,
             job_id=f"{JOB_PREFIX}{message.kind}-{uuid.uuid4()}",
             description=f"deliver_mail({message.kind})",  # RQ logs this; never the payload
             retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),

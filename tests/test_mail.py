@@ -237,6 +237,8 @@ def test_a_failed_delivery_is_retried_by_rq_and_logs_no_address_or_body(
     job = Job.fetch(job_id, connection=ses_runtime.redis)
     assert job.get_status() == JobStatus.SCHEDULED, "failed once, scheduled for a retry"
     assert job.retries_left == len(RETRY_INTERVALS) - 1
+    for shown in (repr(job.args), job.description, job.get_call_string()):
+        assert ADDRESS not in shown and BODY not in shown, "RQ shows the kind and count only"
     assert len(captured.requests) == 1
     # The back-off is real (a minute); bring the retry forward instead of waiting.
     queue = Queue(QUEUE, connection=ses_runtime.redis)
