@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -41,6 +41,7 @@ class Descriptor:
     lifecycle: dict[str, str]
     webhooks: list[tuple[str, str]]
     scopes: list[str]
+    web_panels: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_descriptor(doc: Any) -> Descriptor:
@@ -72,7 +73,18 @@ def parse_descriptor(doc: Any) -> Descriptor:
         lifecycle={k: v for k, v in lifecycle.items() if isinstance(v, str)},
         webhooks=webhooks,
         scopes=[str(scope) for scope in doc.get("scopes") or []],
+        web_panels=_web_panels(modules),
     )
+
+
+def _web_panels(modules: Any) -> list[dict[str, Any]]:
+    """The descriptor's web panels with a URL (the issue page frames them)."""
+    panels = modules.get("webPanels", []) if isinstance(modules, dict) else []
+    return [
+        panel
+        for panel in panels
+        if isinstance(panel, dict) and isinstance(panel.get("url"), str) and panel.get("key")
+    ]
 
 
 class Installer:
@@ -82,6 +94,8 @@ class Installer:
         self.state = state
         self.seed = seed
         self.timeout = timeout
+        # (site, app key) -> the installed descriptor's web panels (sandbox/issue_page.py).
+        self.web_panels: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     def client_key(self, site: str, app_key: str) -> str:
         """Stable per (site, app key), across re-installs, like Jira's."""
@@ -131,6 +145,7 @@ class Installer:
     def _record(self, site: Site, descriptor: Descriptor, client_key: str, secret: str) -> None:
         account = app_account_id(self.seed, site.name, descriptor.key)
         with self.state.lock:
+            self.web_panels[(site.name, descriptor.key)] = descriptor.web_panels
             site.users.setdefault(account, User(account, descriptor.name, None, "app"))
             self.state.installations[(site.name, descriptor.key)] = Installation(
                 site=site.name,

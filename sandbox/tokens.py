@@ -4,6 +4,8 @@
 - everything else (enabled/disabled, webhooks): HS256 with the install's sharedSecret
 Both carry qsh over the request path relative to the app's baseUrl.
 - webhooks to OAuth 2.0 apps: `Bearer`, HS256 with the app's client secret (no qsh).
+- iframes (web panels): HS256 with the sharedSecret, qsh = `context-qsh`, the viewing
+  user in `sub` and the page's context (issue, project) in `context`.
 """
 
 from __future__ import annotations
@@ -66,6 +68,23 @@ def shared_secret_token(
     claims = {
         "iss": client_key,
         "qsh": hash_url(method, relative_url(app_base_url, url)),
+        "iat": issued,
+        "exp": issued + LIFETIME,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def context_token(
+    secret: str, client_key: str, account_id: str, context: dict[str, Any], now: int | None = None
+) -> str:
+    """The context JWT Jira puts on an iframe's URL (and `AP.context.getToken()` returns)."""
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "iss": client_key,
+        "sub": account_id,
+        "aud": client_key,
+        "qsh": "context-qsh",
+        "context": context,
         "iat": issued,
         "exp": issued + LIFETIME,
     }
