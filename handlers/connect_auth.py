@@ -96,7 +96,7 @@ def _verify_shared_secret(context_qsh: bool) -> ConnectInstallation:
             found.append(installation)
             return installation.shared_secret
 
-        verify_shared_secret_token(
+        g.connect_claims = verify_shared_secret_token(
             token,
             request_target(),
             find_secret,
@@ -110,6 +110,13 @@ def _verify_shared_secret(context_qsh: bool) -> ConnectInstallation:
         return attempt(fresh=False)
     except SignatureMismatch:
         return attempt(fresh=True)  # the cached secret may predate a re-install
+
+
+def verify_connect(context_qsh: bool) -> tuple[ConnectInstallation, dict[str, Any]]:
+    """Verify the request's HS256 token (ConnectAuthError if it fails); the installation
+    and the token's claims (``sub`` names the Jira user on iframe requests)."""
+    installation = _verify_shared_secret(context_qsh)
+    return installation, g.connect_claims
 
 
 def forget_installation(client_key: str) -> None:

@@ -25,7 +25,7 @@ from models.db import Database, driver_url, make_engine
 from models.tenants import create_tenant
 from runtime import Runtime, build_runtime
 
-pytest_plugins = ["tests.connect_fixtures", "tests.support.mail"]
+pytest_plugins = ["tests.connect_fixtures", "tests.support.mail", "tests.accounts_fixtures"]
 REQUIRED = ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_MAINTENANCE_URL", "REDIS_URL")
 
 

@@ -24,6 +24,7 @@ from models.tenants import register_directory_key
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from tests.conftest import count
+from tests.support.account_rows import seed_account_rows
 
 
 @dataclass
@@ -83,6 +84,7 @@ def seed(runtime: Runtime, new_tenant, name: str) -> Seeded:
         )
         schedule_deletion(session, reason="test")
         _seed_sync_rows(session, tenant_id, installation, connection)
+        seed_account_rows(session, tenant_id)
     record_attempt(
         runtime.db, tenant_id, action="create", outcome="ok", duration_ms=1, issue_key="A-1"
     )
