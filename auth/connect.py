@@ -74,7 +74,8 @@ def _unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, payload
 
 
-def _header(token: str) -> dict[str, Any]:
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header, read without verifying (to choose the key and refuse other algs)."""
     try:
         return jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -136,7 +137,7 @@ def verify_signed_install(
     leeway: int = 30,
 ) -> dict[str, Any]:
     """Verify an ``installed``/``uninstalled`` call's RS256 token; return its claims."""
-    header = _header(token)
+    header = unverified_header(token)
     if header.get("alg") != "RS256":
         raise ConnectAuthError("install callbacks must be signed with RS256")
     key = keys.get(check_kid(header.get("kid")))

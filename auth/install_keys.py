@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from auth.errors import ConnectAuthError
+from auth.key_cache import KeyCache, checked_rsa_key
 
 # A plain identifier: no slashes, dots, schemes, control characters; bounded length.
 KID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
-MIN_RSA_BITS = 2048
 
 
 def check_kid(kid: object) -> str:
@@ -39,22 +37,19 @@ class InstallKeys:
         self._timeout = timeout
         self._ttl = ttl_seconds
         self._miss_ttl = miss_ttl_seconds
-        self._max = max_entries
-        self._cache: dict[str, tuple[float, RSAPublicKey | None]] = {}
-        self._lock = threading.Lock()
+        self._cache = KeyCache(max_entries)
         self._http = requests.Session()
 
     def get(self, kid: str) -> RSAPublicKey:
         """The RSA public key for ``kid``; raises ConnectAuthError if it can't be had."""
         check_kid(kid)
-        with self._lock:
-            cached = self._cache.get(kid)
-        if cached and cached[0] > time.monotonic():
-            if cached[1] is None:
+        cached, fresh, found = self._cache.lookup(kid)
+        if cached and fresh:
+            if found is None:
                 raise ConnectAuthError("the token's signing key is unknown")
-            return cached[1]
+            return found
         key = self._fetch(kid)
-        self._remember(kid, key)
+        self._cache.remember(kid, key, self._ttl if key is not None else self._miss_ttl)
         if key is None:
             raise ConnectAuthError("the token's signing key is unknown")
         return key
@@ -72,13 +67,4 @@ class InstallKeys:
             key = load_pem_public_key(response.content)
         except ValueError:
             raise ConnectAuthError("the key server returned something that is not a key") from None
-        if not isinstance(key, RSAPublicKey) or key.key_size < MIN_RSA_BITS:
-            raise ConnectAuthError("the signing key is not an RSA key of at least 2048 bits")
-        return key
-
-    def _remember(self, kid: str, key: RSAPublicKey | None) -> None:
-        ttl = self._ttl if key is not None else self._miss_ttl
-        with self._lock:
-            if len(self._cache) >= self._max:
-                self._cache.clear()
-            self._cache[kid] = (time.monotonic() + ttl, key)
+        return checked_rsa_key(key)

@@ -8,16 +8,15 @@ import uuid
 
 from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import DataError
 
 from auth.errors import ConnectAuthError
 from auth.oauth_webhook import cloud_id_of, verify_webhook_token
 from handlers.connect_auth import runtime, unauthorized
-from handlers.webhooks import IDENTIFIER_HEADER, MAX_IDENTIFIER_LENGTH, limit_body_size
+from handlers.webhooks import IDENTIFIER_HEADER, MAX_IDENTIFIER_LENGTH, accept, limit_body_size
 from models.connection_lifecycle import webhook_tenant
 from schemas import InvalidPayload, validate
 from sync.connection_webhooks import EVENTS
-from sync.inbox import Arrival, record_webhook
+from sync.inbox import Arrival
 from sync.sites import is_known_own_change
 
 oauth_webhooks = Blueprint("oauth_webhooks", __name__)
@@ -65,19 +64,8 @@ def receive(connection_id: str) -> ResponseReturnValue:
         abort(400, description=f"webhookEvent '{event[:100]}' is not one Tandem subscribes to")
     if is_known_own_change(rt, connection, body):
         return jsonify(status="own-change"), 200  # the echo of Tandem's own write
-    try:
-        event_id = record_webhook(
-            rt,
-            Arrival(
-                tenant_id,
-                identifier,
-                event,
-                request.get_data(as_text=True),
-                connection_id=connection,
-            ),
+    return accept(
+        Arrival(
+            tenant_id, identifier, event, request.get_data(as_text=True), connection_id=connection
         )
-    except DataError:
-        abort(400, description="the body holds text PostgreSQL cannot store (e.g. \\u0000)")
-    if event_id is None:
-        return jsonify(status="duplicate"), 200
-    return jsonify(status="accepted"), 202
+    )

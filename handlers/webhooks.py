@@ -52,17 +52,22 @@ def receive(slug: str) -> ResponseReturnValue:
     installation = g.connect
     if is_known_own_change(rt, installation.installation_id, body):
         return jsonify(status="own-change"), 200  # the echo of Tandem's own write
-    try:
-        event_id = record_webhook(
-            rt,
-            Arrival(
-                installation.tenant_id,
-                identifier,
-                event,
-                request.get_data(as_text=True),
-                installation_id=installation.installation_id,
-            ),
+    return accept(
+        Arrival(
+            installation.tenant_id,
+            identifier,
+            event,
+            request.get_data(as_text=True),
+            installation_id=installation.installation_id,
         )
+    )
+
+
+def accept(arrival: Arrival) -> ResponseReturnValue:
+    """Commit an arrival to the inbox: 202 accepted, or 200 for an identifier already
+    received; 400 for text PostgreSQL cannot store."""
+    try:
+        event_id = record_webhook(runtime(), arrival)
     except DataError:
         abort(400, description="the body holds text PostgreSQL cannot store (e.g. \\u0000)")
     if event_id is None:

@@ -20,6 +20,16 @@ class TransientError(JiraError):
     kind = "transient"
 
 
+class CredentialsPending(TransientError):
+    """No usable credentials yet: a Forge installation whose app system token expired.
+    The work waits for the next token (the next Forge invocation or the hourly trigger)
+    instead of failing; ``waiting_on`` names the installation it waits for."""
+
+    def __init__(self, message: str, waiting_on: str = "", call: str = "") -> None:
+        super().__init__(message, None, call)
+        self.waiting_on = waiting_on
+
+
 class PermanentError(JiraError):
     """A 4xx a person must fix (bad field, missing issue, workflow refuses)."""
 

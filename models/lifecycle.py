@@ -75,7 +75,12 @@ def _first_install(db: Database, keys: KeyService, request: InstallRequest) -> u
         if request.cloud_id and db.directory_lookup("cloud_id", request.cloud_id) is None:
             register_directory_key(session, "cloud_id", request.cloud_id)
         installation = create_installation(
-            session, keys, request.client_key, request.base_url, request.shared_secret
+            session,
+            keys,
+            request.client_key,
+            request.base_url,
+            request.shared_secret,
+            request.cloud_id,
         )
         record_audit(
             session,
@@ -96,6 +101,9 @@ def _reinstall(
         previous_url = installation.base_url
         reseal_shared_secret(session, keys, installation, request.shared_secret)
         installation.base_url = request.base_url
+        installation.cloud_id = request.cloud_id or installation.cloud_id
+        if request.cloud_id and db.directory_lookup("cloud_id", request.cloud_id) is None:
+            register_directory_key(session, "cloud_id", request.cloud_id)  # a Forge move finds it
         installation.status = "installed"
         cancelled = cancel_deletion(session)
         record_audit(

@@ -16,6 +16,7 @@ from sync.drift import check_drift, integrations_to_check
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
 from sync.reconcile import run_reconcile
+from sync.token_wait import credentials_pending, wait_for_token
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +34,25 @@ def sweep_webhook_inbox() -> int:
 def reconcile_job(
     tenant_id: str, integration_id: str, issue_id: str, side: str = "source", first_attempt: int = 1
 ) -> str:
-    """Job: reconcile one issue of one integration, serialised per (integration, issue)."""
+    """Job: reconcile one issue of one integration, serialised per (integration, issue).
+    A failure because a Forge-only site has no valid token yet waits for one instead."""
     job = get_current_job()
     retries_left = job.retries_left if job is not None else None
     retried = 0 if retries_left is None else RETRY.max - retries_left
-    return run_reconcile(
+    runtime, tenant, integration = (
         process_runtime(),
         as_tenant_id(tenant_id),
         uuid.UUID(integration_id),
-        side,
-        issue_id,
-        first_attempt + retried,
     )
+    try:
+        return run_reconcile(runtime, tenant, integration, side, issue_id, first_attempt + retried)
+    except Exception:
+        waiting_on = credentials_pending(runtime, tenant, integration)
+        if waiting_on is None:
+            raise
+        attempt = first_attempt + retried + 1
+        wait_for_token(runtime, tenant, integration, side, issue_id, attempt, waiting_on)
+        return "waiting"
 
 
 def backfill_job(tenant_id: str, integration_id: str) -> int:

@@ -1,5 +1,5 @@
-"""A Jira client for each end of an integration: the installed site through Connect,
-a connected site through OAuth."""
+"""A Jira client for each end of an integration: the installed site through Connect or
+Forge (jira/forge_tokens.py), a connected site through OAuth."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from jira.client import JiraClient
 from jira.errors import AuthorizationError
+from jira.forge_tokens import site_credentials
 from jira.gate import SiteGate
 from jira.meter import CallMeter
 from jira.oauth_tokens import AccessTokens
-from jira.signing import BearerCredentials, ConnectCredentials
+from jira.signing import BearerCredentials
 from models.connections import Connection
-from models.installations import Installation, shared_secret_of
+from models.installations import Installation
 from models.integrations import Integration
 from runtime import Runtime
 
@@ -53,11 +54,7 @@ def client_for(
         installation = session.get(Installation, end_id)
         if installation is None or installation.status not in ACTIVE:
             raise AuthorizationError("the Jira site's installation is not active")
-        credentials = ConnectCredentials(
-            installation.base_url,
-            runtime.settings.app_key,
-            shared_secret_of(session, runtime.keys, installation),
-        )
+        credentials = site_credentials(runtime, session, installation)
         client = JiraClient(
             credentials,
             http=runtime.jira_http,
