@@ -113,12 +113,17 @@ def _workspace_name(connection: Session | Connection) -> str:
 
 def prepare_deleted_notice(connection: Connection, deleted_at: datetime) -> Message | None:
     """The "done" notice for the tenant bound to ``connection``, read before its rows are
-    deleted; None when the workspace has no one to tell."""
+    deleted; None when the workspace has no one to tell (a notice never stops the
+    deletion it announces)."""
     to = workspace_recipients(connection)
     if not to:
         log.info("mail deletion_done: the workspace has no recipients")
         return None
-    return deleted_notice(to, _workspace_name(connection), deleted_at)
+    try:
+        return deleted_notice(to, _workspace_name(connection), deleted_at)
+    except ValueError as error:  # a stored address that is no longer valid, say
+        log.warning("mail deletion_done not sent: %s", type(error).__name__)
+        return None
 
 
 def _message_for(change: DeletionChange, to: tuple[str, ...], workspace: str) -> Message:
@@ -139,7 +144,11 @@ def prepare_notices(session: Session) -> None:
         return
     workspace = _workspace_name(session)
     outgoing = session.info.setdefault(OUTGOING, [])
-    outgoing.extend(_message_for(change, to, workspace) for change in changes)
+    for change in changes:
+        try:
+            outgoing.append(_message_for(change, to, workspace))
+        except ValueError as error:  # never let a notice fail the change it announces
+            log.warning("mail deletion_%s not sent: %s", change.change, type(error).__name__)
 
 
 def send_prepared(runtime: Runtime, session: Session) -> None:

@@ -11,7 +11,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from mailer.addresses import check_address
 
 KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
-MAX_SUBJECT = 200
+MAX_SUBJECT = 900  # RFC 5322 lines stop at 998; the header is folded anyway
 MAX_RECIPIENTS = 50  # SES's limit per message
 
 

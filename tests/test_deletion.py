@@ -419,3 +419,22 @@ def test_the_sweep_mails_the_done_notice_to_the_address_read_before_deletion(
         assert private not in body and private not in str(mail)
     assert mail_to(runtime, kept_address) == [], "the kept workspace hears nothing"
     assert address not in caplog.text and "encryption keys" not in caplog.text
+
+
+def test_a_stored_address_gone_bad_never_stops_the_deletion_it_announces(
+    clean_mail: Runtime, new_tenant, owner_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    runtime = clean_mail
+    tenant = new_tenant("bad-address")
+    with owner_engine.begin() as connection:  # past the setter's check, as a bad import might
+        connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)})
+        connection.execute(
+            text("UPDATE tenants SET contact_email = 'nobody at all' WHERE id = :t"), {"t": tenant}
+        )
+    request_workspace_deletion(runtime, tenant, actor="admin:2")
+    assert "mail deletion_scheduled not sent: InvalidAddress" in caplog.text
+    assert delete_due_workspaces(runtime, now=datetime.now(UTC) + PAST_GRACE) >= 1
+    assert "mail deletion_done not sent: InvalidAddress" in caplog.text
+    assert not any(_tenant_rows(owner_engine, tenant).values()), "deleted all the same"
+    assert "nobody at all" not in caplog.text
