@@ -21,6 +21,7 @@ from keys.kek import KekProvider, provider_from_settings
 from keys.keyring_file import create_keyring
 from mailer.backends import Mailer, build_mailer
 from models.db import Database, make_engine
+from models.log_policy import LogPolicies
 from sync.group_commit import GroupCommit
 
 INSTALLATION_CACHE_SECONDS = 5
@@ -59,10 +60,13 @@ class Runtime:
     _maintenance: Engine | None = field(default=None, repr=False)
     _mailer: Mailer | None = field(default=None, init=False, repr=False)
     inbox: GroupCommit = field(init=False, repr=False)
+    # Each tenant's log switches and log key, for a few seconds (models/log_policy.py).
+    log_policies: LogPolicies = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from sync.inbox import record_arrivals  # sync.inbox names this class
 
+        self.log_policies = LogPolicies(self.db, self.keys)
         # Concurrent webhooks of this process share one inbox transaction (sync/inbox.py).
         self.inbox = GroupCommit(lambda arrivals: record_arrivals(self, arrivals))
 

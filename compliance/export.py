@@ -4,7 +4,8 @@
 column, and ``tenants`` itself) in one tenant session, so Row-Level Security guarantees
 no other tenant's row can appear. Binary columns hold ciphertext, wrapped keys or
 hashes; each one must be declared below, and an undeclared one stops the export
-(fail closed) rather than leak bytes nobody has thought about.
+(fail closed) rather than leak bytes nobody has thought about. Sealed sync-log details
+are the tenant's own activity log, so the archive holds them opened (``OPENED``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table, select
+from sqlalchemy import LargeBinary, Row, Table, select
+from sqlalchemy.orm import Session
 
 import models
+from keys.aead import InvalidCiphertext
+from keys.data_keys import KeyService
 from models.db import as_tenant_id
+from models.sync_attempts import attempt_details
 from runtime import Runtime
 
 FORMAT = "tandem-workspace-export"
@@ -40,6 +45,10 @@ SEALED_COLUMNS: dict[tuple[str, str], str] = {
 DROPPED_COLUMNS: dict[tuple[str, str], str] = {
     ("data_keys", "wrapped"): "the data key wrapped by a KEK: key material, never exported",
     ("data_keys", "kek_id"): "which internal KEK wraps the key: infrastructure, not data",
+    ("sync_attempts", "sealed_details"): (
+        "the detailed sync log sealed under the tenant's log key: exported opened, as the "
+        "attempt's details and error"
+    ),
 }
 
 # Binary columns that are not secret and are exported as hex.
@@ -95,6 +104,19 @@ def _visible_columns(table: Table) -> list[Any]:
     return [c for c in table.c if (table.name, c.name) not in DROPPED_COLUMNS]
 
 
+def _opened_attempt(session: Session, keys: KeyService, row: Row[Any]) -> dict[str, Any]:
+    """A sync attempt's sealed detailed part, opened (marked sealed if it cannot be)."""
+    try:
+        details, error = attempt_details(session, keys, row)
+    except InvalidCiphertext:
+        return {"details": dict(SEALED), "error": None}
+    return {"details": details, "error": error}
+
+
+# Tables whose rows carry sealed values the archive shows opened, and how.
+OPENED = {"sync_attempts": _opened_attempt}
+
+
 def build_export(runtime: Runtime, tenant_id: uuid.UUID | str) -> dict[str, Any]:
     """The tenant's archive: metadata plus one section (a list of rows) per table."""
     tenant = as_tenant_id(tenant_id)
@@ -104,14 +126,19 @@ def build_export(runtime: Runtime, tenant_id: uuid.UUID | str) -> dict[str, Any]
         for table in tables:
             columns = _visible_columns(table)
             query = (
-                select(*columns)
+                select(table)
                 .where(table.c[tenant_column(table)] == tenant)
                 .order_by(*table.primary_key.columns)
             )
-            sections[table.name] = [
-                {c.name: _column_value(table.name, c, row[i]) for i, c in enumerate(columns)}
-                for row in session.execute(query)
-            ]
+            opener = OPENED.get(table.name)
+            rows = []
+            for row in session.execute(query):
+                values = row._mapping
+                exported = {c.name: _column_value(table.name, c, values[c]) for c in columns}
+                if opener is not None:
+                    exported |= opener(session, runtime.keys, row)
+                rows.append(exported)
+            sections[table.name] = rows
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

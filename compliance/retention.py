@@ -3,7 +3,10 @@
 Windows (columns of ``tenants``, migration 0007, which CHECKs the same maxima):
 raw Jira responses ``raw_response_days`` (0..30, 0 = none kept), detailed sync logs
 ``sync_log_days`` (1..90) and ``sync_logs_enabled``. Switching logs off keeps the link
-metadata and each attempt's minimal row; only the detailed part goes.
+metadata and each attempt's minimal row; only the detailed part goes. Beside them,
+``seal_sync_logs`` (migration 0011) stores the detailed part sealed under the tenant's
+log key; like the others it reaches every process within the log-policy cache's few
+seconds (models/log_policy.py).
 
 ``purge_expired`` runs as the maintenance role. Per tenant, each batch is one short
 transaction with ``app.tenant_id`` set to that tenant (so RLS confines it), and it
@@ -35,9 +38,10 @@ PURGES = {
         "WHERE tenant_id = :t AND created_at < :cutoff ORDER BY id LIMIT :n)"
     ),
     "sync_attempts": (
-        "UPDATE sync_attempts SET details = '{}'::jsonb, error = NULL WHERE id IN ("
-        "SELECT id FROM sync_attempts WHERE tenant_id = :t AND created_at < :cutoff "
-        "AND (details <> '{}'::jsonb OR error IS NOT NULL) ORDER BY id LIMIT :n)"
+        "UPDATE sync_attempts SET details = '{}'::jsonb, error = NULL, sealed_details = NULL, "
+        "seal_id = NULL WHERE id IN (SELECT id FROM sync_attempts WHERE tenant_id = :t "
+        "AND created_at < :cutoff AND (details <> '{}'::jsonb OR error IS NOT NULL "
+        "OR sealed_details IS NOT NULL) ORDER BY id LIMIT :n)"
     ),
     "webhook_events": (
         "DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events "
@@ -62,6 +66,7 @@ class RetentionSettings:
     raw_response_days: int
     sync_log_days: int
     sync_logs_enabled: bool
+    seal_sync_logs: bool = False
 
 
 def _check_days(field: str, value: object, bounds: tuple[int, int]) -> int:
@@ -77,7 +82,10 @@ def get_retention(session: Session) -> RetentionSettings:
     if tenant is None:
         raise LookupError("the session's tenant has no tenants row")
     return RetentionSettings(
-        tenant.raw_response_days, tenant.sync_log_days, tenant.sync_logs_enabled
+        tenant.raw_response_days,
+        tenant.sync_log_days,
+        tenant.sync_logs_enabled,
+        tenant.seal_sync_logs,
     )
 
 
@@ -87,6 +95,7 @@ def set_retention(
     sync_log_days: int | None = None,
     sync_logs_enabled: bool | None = None,
     actor: str = "system",
+    seal_sync_logs: bool | None = None,
 ) -> RetentionSettings:
     """Validate and store the given settings (None = unchanged) and audit the change."""
     changes: dict[str, int | bool] = {}
@@ -96,10 +105,14 @@ def set_retention(
         )
     if sync_log_days is not None:
         changes["sync_log_days"] = _check_days("sync_log_days", sync_log_days, SYNC_LOG_DAYS)
-    if sync_logs_enabled is not None:
-        if not isinstance(sync_logs_enabled, bool):
-            raise RetentionError("sync_logs_enabled must be true or false")
-        changes["sync_logs_enabled"] = sync_logs_enabled
+    for name, switch in (
+        ("sync_logs_enabled", sync_logs_enabled),
+        ("seal_sync_logs", seal_sync_logs),
+    ):
+        if switch is not None:
+            if not isinstance(switch, bool):
+                raise RetentionError(f"{name} must be true or false")
+            changes[name] = switch
     tenant = session.get(Tenant, session.info["tenant_id"])
     if tenant is None:
         raise LookupError("the session's tenant has no tenants row")

@@ -93,6 +93,8 @@ class JiraClient:
             waited += self._hold_off(call, waited)
             response = self._send(call, path_and_query, json, request_options)
             if response is not None and response.status_code < 300:
+                if self.meter.raw is not None:
+                    self.meter.raw.keep(call, path, response)
                 return response
             if response is not None and response.status_code == 401 and not renewed:
                 renewed = True

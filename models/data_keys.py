@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +37,14 @@ class DataKeyRecord(Base):
         ),
         Index(None, "tenant_id", "owner_kind", "owner_id"),
         Index(None, "kek_id"),
+        # One live log key per tenant (migration 0011), so concurrent creators cannot
+        # make two (keys/log_key.py).
+        Index(
+            "uq_data_keys_tenant_log",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text("owner_kind = 'tenant_log' AND destroyed_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text, true
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, created_at, one_of, tenant_fk, updated_at, uuid_pk
@@ -34,6 +34,8 @@ class Tenant(Base):
     raw_response_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
     sync_log_days: Mapped[int] = mapped_column(Integer, nullable=False, server_default="90")
     sync_logs_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
+    # Detailed sync logs sealed under the tenant's log key (migration 0011).
+    seal_sync_logs: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
     # Where workspace notices (deletion scheduled / cancelled / done) go (migration 0008).
     contact_email: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at()

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from jira.meter import CallMeter
 from models.integrations import Integration
 from models.links import IssueLink
 from runtime import Runtime
 from sync.dispatch import run_serialised
+from sync.job_logs import job_meter, keep_raw_responses
 from sync.reconcile import reconcile_issue
 from sync.search import project_jql, search_page
 from sync.sites import client_for, ends_of
@@ -64,7 +64,7 @@ def run_backfill_page(runtime: Runtime, tenant_id: uuid.UUID, integration_id: uu
     state = _state(runtime, tenant_id, integration_id)
     if state.get("status") != "running":
         return False
-    meter = CallMeter()
+    meter = job_meter(runtime, tenant_id)
     with runtime.db.tenant_session(tenant_id) as session:
         integration = session.get(Integration, integration_id)
         if integration is None or not integration.enabled or integration.paused_reason:
@@ -75,6 +75,7 @@ def run_backfill_page(runtime: Runtime, tenant_id: uuid.UUID, integration_id: uu
     if state.get("total") is None:
         state["total"] = client.call("count_issues", json={"jql": jql}).json()["count"]
     issues, cursor = search_page(client, jql, state.get("cursor"), fields=("summary",))
+    keep_raw_responses(runtime, tenant_id, meter)
     with runtime.db.tenant_session(tenant_id) as session:
         linked = set(
             session.execute(

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
-from jira.meter import CallMeter
 from models.integrations import Integration
 from runtime import Runtime
 from sync.dispatch import request_reconcile
+from sync.job_logs import job_meter, keep_raw_responses
 from sync.search import project_jql, search_all
 from sync.sites import client_for, ends_of
 
@@ -46,7 +46,7 @@ def integrations_to_check(runtime: Runtime) -> list[tuple[uuid.UUID, uuid.UUID]]
 def check_drift(runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUID) -> int:
     """Reconcile the issues updated since the watermark; returns how many were queued."""
     started = datetime.now(UTC)
-    meter = CallMeter()
+    meter = job_meter(runtime, tenant_id)
     with runtime.db.tenant_session(tenant_id) as session:
         integration = session.get(Integration, integration_id)
         if integration is None or not integration.enabled or integration.paused_reason:
@@ -73,6 +73,7 @@ def check_drift(runtime: Runtime, tenant_id: uuid.UUID, integration_id: uuid.UUI
                 runtime, tenant_id, integration_id, str(issue["id"]), side, ALL_SCOPES
             )
             queued += 1
+    keep_raw_responses(runtime, tenant_id, meter)
     with runtime.db.tenant_session(tenant_id) as session:
         integration = session.get(Integration, integration_id)
         if integration is not None:

@@ -31,6 +31,7 @@ from sync.fields import (
     reverse_mappings,
     value_hash,
 )
+from sync.job_logs import job_meter, keep_raw_responses
 from sync.markers import DELETED_LABEL, LINK_PROPERTY, SYNC_LABEL, link_property
 from sync.people import resolve_assignee
 from sync.sites import client_for, ends_of
@@ -97,7 +98,7 @@ def reconcile_issue(
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}")
     started = time.monotonic()
-    meter = CallMeter()
+    meter = job_meter(runtime, tenant_id)
     plan = Plan()
     error: str | None = None
     try:
@@ -112,6 +113,7 @@ def reconcile_issue(
     record_attempt(
         runtime.db,
         tenant_id,
+        runtime.log_policies,
         integration_id=integration_id,
         issue_key=plan.issue_key,
         action=plan.action,
@@ -130,6 +132,7 @@ def reconcile_issue(
         api_calls=meter.calls,
         api_points=meter.points,
     )
+    keep_raw_responses(runtime, tenant_id, meter)
     if outcome == "retrying":
         raise _Retry(error or "transient Jira error")
     return outcome

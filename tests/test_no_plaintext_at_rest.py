@@ -1,4 +1,5 @@
-"""Acceptance 5: a secret sealed through the normal path leaves no trace in a full dump."""
+"""Acceptance 5: a secret sealed through the normal path leaves no trace in a full dump;
+neither do sealed sync-log details and kept raw Jira responses."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from compliance.retention import set_retention
 from models.connections import create_connection, store_tokens
 from models.installations import create_installation
+from models.raw_responses import store_raw_responses
+from models.sync_attempts import record_attempt
 from runtime import Runtime
 
 
@@ -54,6 +59,60 @@ def test_sealed_secrets_do_not_appear_in_pg_dump(runtime: Runtime, new_tenant) -
     assert client_key in dump, "the dump must contain the rows (else this test proves nothing)"
     assert f"cloud-{marker}" in dump
     for plaintext in (secret, access, refresh):
+        for form in (
+            plaintext,
+            plaintext.encode().hex(),
+            base64.b64encode(plaintext.encode()).decode(),
+        ):
+            assert form not in dump, f"plaintext found in dump: {plaintext}"
+
+
+def test_sealed_sync_logs_and_raw_responses_do_not_appear_in_pg_dump(
+    runtime: Runtime, new_tenant
+) -> None:
+    marker = uuid.uuid4().hex
+    tenant_id = new_tenant("dump-logs")
+    with runtime.db.tenant_session(tenant_id) as session:
+        set_retention(session, seal_sync_logs=True)
+    runtime.log_policies.forget(tenant_id)
+    for outcome, error in (("failed", f"error-{marker}"), ("ok", None)):
+        record_attempt(
+            runtime.db,
+            tenant_id,
+            runtime.log_policies,
+            issue_key=f"{outcome}-{marker}",
+            action="update",
+            outcome=outcome,
+            error=error,
+            details={"note": f"details-{outcome}-{marker}"},
+            duration_ms=1,
+        )
+    policy = runtime.log_policies.get(tenant_id)
+    assert policy.log_key_id is not None
+    body = f'{{"summary": "raw-{marker}"}}'.encode()
+    store_raw_responses(
+        runtime.db, runtime.keys, tenant_id, policy.log_key_id, [("GET /rest/api/3/issue/1", body)]
+    )
+
+    with runtime.db.tenant_session(tenant_id) as session:
+        held = session.execute(
+            text(
+                "SELECT (SELECT count(sealed_details) FROM sync_attempts),"
+                " (SELECT count(*) FROM raw_responses)"
+            )
+        ).one()
+    assert tuple(held) == (2, 1), "both details and the body are held, sealed"
+
+    database = make_url(runtime.settings.database_url).database
+    dump = _dump(os.environ["DATABASE_ADMIN_URL"], database)
+    assert f"failed-{marker}" in dump and f"ok-{marker}" in dump, "the attempts are dumped"
+    assert "GET /rest/api/3/issue/1" in dump, "the raw response is dumped"
+    for plaintext in (
+        f"error-{marker}",
+        f"details-failed-{marker}",
+        f"details-ok-{marker}",
+        f"raw-{marker}",
+    ):
         for form in (
             plaintext,
             plaintext.encode().hex(),

@@ -21,9 +21,10 @@ from compliance.retention import (
 )
 from models.installations import create_installation
 from models.raw_responses import RawResponse
-from models.sync_attempts import SyncAttempt, record_attempt
+from models.sync_attempts import SyncAttempt, attempt_details, record_attempt
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
+from tests.test_log_sealing import record_detailed_attempt
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 MINUTE = timedelta(minutes=1)
@@ -294,3 +295,54 @@ def test_the_clock_runs_the_purge_daily() -> None:
     clock.register_schedule(Recorder())  # type: ignore[arg-type]
     purges = [options for func, options in registered if func.__name__ == "purge_expired_job"]
     assert purges == [{"queue_name": "maintenance", "interval": 24 * 3600}]
+
+
+def test_sealed_details_past_the_window_are_blanked_too(
+    runtime: Runtime, owner_engine, new_tenant
+) -> None:
+    tenant, _ = _workspace(runtime, new_tenant, sync_log_days=10, seal_sync_logs=True)
+    runtime.log_policies.forget(tenant)
+    for key in ("old", "recent"):
+        record_detailed_attempt(runtime, tenant, key, "sealed " + key, failed=True)
+    with owner_engine.begin() as connection:
+        connection.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)})
+        connection.execute(
+            text("UPDATE sync_attempts SET created_at = :at WHERE issue_key = 'old'"),
+            {"at": NOW - 11 * DAY},
+        )
+
+    def sealed() -> dict[str, Any]:
+        with runtime.db.tenant_session(tenant) as session:
+            rows = session.execute(text("SELECT * FROM sync_attempts")).all()
+        return {row.issue_key: row for row in rows}
+
+    before = sealed()
+    assert all(row.sealed_details is not None and row.error is None for row in before.values())
+    result = purge_expired(runtime, now=NOW)
+    assert result[str(tenant)]["sync_attempts"] == 1
+    after = sealed()
+    old, recent = after["old"], after["recent"]
+    assert (old.sealed_details, old.seal_id, old.details, old.error) == (None, None, {}, None)
+    assert (old.action, old.outcome, old.api_calls) == ("update", "failed", 3)
+    assert bytes(recent.sealed_details) == bytes(before["recent"].sealed_details)
+    with runtime.db.tenant_session(tenant) as session:
+        assert attempt_details(session, runtime.keys, recent) == (
+            {"changed": ["summary"], "note": "sealed recent"},
+            "Jira refused edit_issue (400): sealed recent",
+        )
+    assert str(tenant) not in purge_expired(runtime, now=NOW), "a re-run removes nothing"
+
+
+def test_the_seal_switch_is_validated_and_audited(runtime: Runtime, new_tenant) -> None:
+    tenant = new_tenant("seal-switch")
+    with runtime.db.tenant_session(tenant) as session:
+        with pytest.raises(RetentionError, match="seal_sync_logs"):
+            set_retention(session, seal_sync_logs="on")  # type: ignore[arg-type]
+        assert get_retention(session).seal_sync_logs is False
+        assert set_retention(session, seal_sync_logs=True, actor="admin") == RetentionSettings(
+            30, 90, True, True
+        )
+        audited = session.execute(
+            text("SELECT actor, details FROM audit_events WHERE action = 'retention.updated'")
+        ).one()
+    assert tuple(audited) == ("admin", {"seal_sync_logs": True})
