@@ -50,7 +50,7 @@ def _account_name() -> str:
 
 
 def _too_many(limit: RequestLimit) -> Response:
-    wait = max(1, math.ceil(limit.reset_at - time.time()))
+    wait = max(1, math.ceil(limit.window[0] - time.time()))  # reset_at adds a second
     response = jsonify(
         error="Too Many Requests", message=f"too many attempts: try again in {wait} seconds"
     )

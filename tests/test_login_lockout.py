@@ -1,0 +1,234 @@
+"""Acceptance 1 of the accounts issue: ten failed sign-ins lock the account, the right
+password is then refused until the lock ends (by time, by an admin, by a reset); the IP
+limit answers 429 with Retry-After across two gunicorn workers; unknown address, wrong
+password and locked account get the same answer in comparable time."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from sqlalchemy import select, update
+
+from auth.token_use import RESET_LIFETIME, issue
+from config import Settings
+from models.accounts import Account
+from models.audit import AuditEvent
+from tests.accounts_fixtures import PASSWORD, AccountsWorld, accounts_app, https_client
+from tests.support.mail import deliver_queued_mail, mail_to
+from tests.support.processes import (
+    Process,
+    free_port,
+    http_ok,
+    procfile_command,
+    tandem_env,
+    wait_until,
+)
+
+WRONG = "not the password at all"
+
+
+def _fail(world: AccountsWorld, email: str, times: int) -> None:
+    for _ in range(times):
+        assert world.login(email, WRONG).status_code == 401
+
+
+def _account(world: AccountsWorld, tenant: uuid.UUID, account_id: uuid.UUID) -> Account:
+    with world.service.runtime.db.tenant_session(tenant) as session:
+        return session.get(Account, account_id)
+
+
+def _actions(world: AccountsWorld, tenant: uuid.UUID) -> list[str]:
+    with world.service.runtime.db.tenant_session(tenant) as session:
+        return list(session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars())
+
+
+def test_ten_failures_lock_the_account_until_the_lock_runs_out(
+    world: AccountsWorld, new_tenant, clean_mail
+) -> None:
+    tenant = new_tenant()
+    email, account_id = world.new_account(tenant)
+    _fail(world, email, 9)
+    assert _account(world, tenant, account_id).locked_until is None
+    _fail(world, email, 1)
+    locked = _account(world, tenant, account_id)
+    assert locked.failed_logins == 10 and locked.locked_until > world.clock()
+    refused = world.login(email)  # the right password, while locked
+    assert refused.status_code == 401
+    assert refused.get_json()["message"].startswith("the email address or password is wrong")
+    assert _actions(world, tenant).count("account.locked") == 1
+
+    deliver_queued_mail(clean_mail)
+    (notice,) = mail_to(clean_mail, email)
+    assert notice["Subject"] == "Your Tandem account is locked"
+    assert "10 failed sign-in attempts" in notice.get_content()
+
+    world.clock.advance(minutes=14)
+    assert world.login(email).status_code == 401
+    world.clock.advance(minutes=1, seconds=1)  # 15 minutes after the lock
+    assert world.login(email).status_code == 200
+    assert _account(world, tenant, account_id).failed_logins == 0
+    _fail(world, email, 1)  # the count starts again from zero, no instant re-lock
+    assert world.login(email).status_code == 200
+
+
+def test_a_success_resets_the_count(world: AccountsWorld, new_tenant) -> None:
+    tenant = new_tenant()
+    email, account_id = world.new_account(tenant)
+    _fail(world, email, 9)
+    assert world.login(email).status_code == 200
+    _fail(world, email, 9)
+    assert world.login(email).status_code == 200  # 18 failures, never 10 in a row
+    assert _account(world, tenant, account_id).failed_logins == 0
+
+
+def test_an_admin_unlocks_and_it_is_audited(world: AccountsWorld, new_tenant) -> None:
+    tenant = new_tenant()
+    email, account_id = world.new_account(tenant)
+    admin_email, _ = world.new_account(tenant, role="admin")
+    member_email, _ = world.new_account(tenant, role="member")
+    _fail(world, email, 10)
+    url = f"/api/accounts/{account_id}/unlock"
+    member, member_csrf = world.signed_in(member_email)
+    assert member.post(url, headers={"X-CSRF-Token": member_csrf}).status_code == 403
+    admin, csrf = world.signed_in(admin_email)
+    response = admin.post(url, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 200 and response.get_json() == {"unlocked": True}
+    assert world.login(email).status_code == 200
+    assert "account.unlocked" in _actions(world, tenant)
+    other = admin.post(f"/api/accounts/{uuid.uuid4()}/unlock", headers={"X-CSRF-Token": csrf})
+    assert other.status_code == 404
+
+
+def test_a_password_reset_unlocks(world: AccountsWorld, new_tenant) -> None:
+    tenant = new_tenant()
+    email, account_id = world.new_account(tenant)
+    _fail(world, email, 10)
+    with world.service.runtime.db.tenant_session(tenant) as session:
+        token, _ = issue(
+            world.service, session, "password_reset", RESET_LIFETIME, "self", account_id=account_id
+        )
+    new = "a brand new long password"
+    body = {"token": token, "password": new}
+    assert world.client.post("/api/auth/reset/complete", json=body).status_code == 204
+    assert world.login(email, new).status_code == 200
+    assert _account(world, tenant, account_id).locked_until is None
+
+
+Case = tuple[Callable[[], object], Callable[[], None]]  # (the sign-in, the tidy-up after)
+
+
+def _three_cases(world: AccountsWorld, new_tenant) -> dict[str, Case]:
+    """Sign-ins for an unknown address, a wrong password and a locked account."""
+    tenant = new_tenant()
+    wrong_email, wrong_id = world.new_account(tenant)
+    locked_email, _ = world.new_account(tenant)
+    _fail(world, locked_email, 10)
+    db = world.service.runtime.db
+
+    def reset_count() -> None:  # the wrong-password account never reaches ten in a row
+        with db.tenant_session(tenant) as session:
+            session.execute(update(Account).where(Account.id == wrong_id).values(failed_logins=0))
+
+    return {
+        "unknown": (
+            lambda: world.login(f"nobody-{uuid.uuid4().hex[:8]}@example.com", PASSWORD),
+            lambda: None,
+        ),
+        "wrong": (lambda: world.login(wrong_email, WRONG), reset_count),
+        "locked": (lambda: world.login(locked_email, PASSWORD), lambda: None),
+    }
+
+
+def test_unknown_wrong_and_locked_get_the_same_answer(world: AccountsWorld, new_tenant) -> None:
+    answers = {}
+    for name, (sign_in, after) in _three_cases(world, new_tenant).items():
+        response = sign_in()
+        after()
+        answers[name] = (response.status_code, response.get_data(), response.content_type)
+        assert "Set-Cookie" not in response.headers
+    assert answers["unknown"] == answers["wrong"] == answers["locked"]
+    assert answers["unknown"][0] == 401
+
+
+def test_their_median_times_are_within_20_percent(world: AccountsWorld, new_tenant) -> None:
+    cases = _three_cases(world, new_tenant)
+    names = list(cases)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(18):  # 3 rounds warm up, then 15 of each, interleaved
+        for name in names[round_ % 3 :] + names[: round_ % 3]:
+            sign_in, after = cases[name]
+            start = time.perf_counter()
+            response = sign_in()
+            elapsed = time.perf_counter() - start
+            after()
+            assert response.status_code == 401
+            if round_ >= 3:
+                times[name].append(elapsed)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    assert max(medians.values()) <= 1.2 * min(medians.values()), medians
+
+
+def test_the_account_limit_counts_per_typed_name(settings: Settings, new_tenant) -> None:
+    app = accounts_app(settings, auth_account_limit="3/minute")
+    first, second = (f"limit-{uuid.uuid4().hex[:8]}@example.com" for _ in range(2))
+    answers = []
+    for n in range(5):  # from five different addresses, so the IP limit is not what bites
+        client = https_client(app, ip=f"10.1.{n}.{uuid.uuid4().int % 250}")
+        answers.append(client.post("/api/auth/login", json={"email": first, "password": WRONG}))
+    assert [r.status_code for r in answers] == [401, 401, 401, 429, 429]
+    assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
+    assert "too many attempts" in answers[3].get_json()["message"]
+    upper = https_client(app, ip="10.2.0.1").post(
+        "/api/auth/login", json={"email": first.upper(), "password": WRONG}
+    )
+    assert upper.status_code == 429  # the name is normalised before it is counted
+    other = https_client(app, ip="10.2.0.2").post(
+        "/api/auth/login", json={"email": second, "password": WRONG}
+    )
+    assert other.status_code == 401
+    app.extensions["tandem"].close()
+
+
+def test_the_ip_limit_answers_429_across_two_gunicorn_workers(settings: Settings, tmp_path) -> None:
+    port, limit = free_port(), 6
+    env = {
+        **tandem_env(
+            settings.kek_keyring_path,
+            port,
+            "io.tandem.limits",
+            "http://127.0.0.1:9",
+            settings.redis_url,
+        ),
+        "AUTH_RATE_LIMIT_IP": f"{limit}/minute",
+        "WEB_CONCURRENCY": "2",
+        # The access log names the worker (pid) that served each request.
+        "GUNICORN_CMD_ARGS": "--access-logformat='%(p)s %(s)s %(U)s'",
+        "MAIL_DIR": str(tmp_path / "mail"),
+    }
+    web = Process("web", procfile_command("web"), env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_until(lambda: http_ok(f"{base}/healthz"), 60), web.output()
+
+        def attempt(n: int) -> requests.Response:
+            body = {"email": f"ip-{n}-{uuid.uuid4().hex[:6]}@example.com", "password": WRONG}
+            return requests.post(f"{base}/api/auth/login", json=body, timeout=30)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(attempt, range(3 * limit)))
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [401] * limit + [429] * (2 * limit), statuses
+        for response in answers:
+            if response.status_code == 429:
+                assert 1 <= int(response.headers["Retry-After"]) <= 60
+                assert "too many attempts" in response.json()["message"]
+        served = set(re.findall(r"^<(\d+)> (?:401|429) /api/auth/login$", web.output(), re.M))
+        assert len(served) == 2, web.output()[-3000:]  # both workers answered
+    finally:
+        web.stop()
