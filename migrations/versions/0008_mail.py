@@ -36,5 +36,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"REVOKE SELECT ({READ_BY_SWEEPER}) ON tenants FROM {quote(maintenance_role())}")
-    op.drop_constraint("ck_tenants_contact_email_length", "tenants", type_="check")
+    op.drop_constraint(
+        "contact_email_length", "tenants", type_="check"
+    )  # the convention adds ck_tenants_
     op.drop_column("tenants", "contact_email")
