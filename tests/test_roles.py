@@ -24,7 +24,6 @@ from tests.support.connect_tokens import secret_token
 from tests.support.http_server import serving_later
 
 
-
 def _unsafe_rules(app: Flask) -> list[tuple[Rule, str]]:
     return [
         (rule, method)
