@@ -8,6 +8,7 @@ from rq.cron import CronScheduler
 
 from compliance.deletion_jobs import delete_due_workspaces_job
 from compliance.jobs import purge_exports_job
+from compliance.personal_data_jobs import report_personal_data_job
 from compliance.retention_jobs import purge_expired_job
 from config import load_settings
 from runtime import redis_client
@@ -38,3 +39,6 @@ def register_schedule(scheduler: CronScheduler) -> None:
     # Raw responses past 30 days (or the workspace's shorter window), sync-log details and
     # handled webhook payloads past 90 days (or shorter) are purged daily.
     scheduler.register(purge_expired_job, queue_name="maintenance", interval=24 * 3600)
+    # Atlassian's personal-data reporting cycle is 7 days: report the accounts Tandem
+    # holds personal data of weekly, and erase or refresh what the answer asks for.
+    scheduler.register(report_personal_data_job, queue_name="maintenance", interval=7 * 24 * 3600)

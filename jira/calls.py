@@ -10,6 +10,7 @@ from dataclasses import dataclass
 OAUTH_OFFLINE = "offline_access"
 READ_WORK, WRITE_WORK, READ_USER = ("read:jira-work",), ("write:jira-work",), ("read:jira-user",)
 MANAGE_WEBHOOKS = ("read:jira-work", "manage:jira-webhook")
+REPORT_PERSONAL_DATA = ("report:personal-data",)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,10 @@ _CALLS = (
     JiraCall("list_webhooks", "GET", "/rest/api/3/webhook", MANAGE_WEBHOOKS, None),
     JiraCall("delete_webhooks", "DELETE", "/rest/api/3/webhook", MANAGE_WEBHOOKS, None),
     JiraCall("refresh_webhooks", "PUT", "/rest/api/3/webhook/refresh", MANAGE_WEBHOOKS, None),
+    # Atlassian's personal-data reporting API (compliance/personal_data.py): on the site's
+    # base URL for Connect, at the API gateway's root (not a site's) for OAuth 2.0 apps.
+    # Atlassian names no Connect scope for it; READ is the least any descriptor holds.
+    JiraCall("report_accounts", "POST", "/app/report-accounts/", REPORT_PERSONAL_DATA, "READ"),
 )
 
 CALLS: dict[str, JiraCall] = {call.name: call for call in _CALLS}

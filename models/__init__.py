@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate; ``db`` holds engines and tenant sessions."""
 
+from models.atlassian_accounts import AtlassianAccount
 from models.audit import AuditEvent
 from models.base import Base
 from models.connections import Connection
@@ -15,6 +16,7 @@ from models.tenants import DirectoryEntry, Tenant
 from models.webhook_events import WebhookEvent
 
 __all__ = [
+    "AtlassianAccount",
     "AttachmentLink",
     "AuditEvent",
     "Base",

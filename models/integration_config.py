@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.atlassian_accounts import note_accounts
 from models.connections import Connection
 from models.installations import Installation
 from models.integrations import Integration
@@ -59,4 +60,16 @@ def create_integration(session: Session, document: Any) -> Integration:
     )
     session.add(integration)
     session.flush()
+    _note_mapped_people(session, document)
     return integration
+
+
+def _note_mapped_people(session: Session, document: dict[str, Any]) -> None:
+    """The people mapping names accounts of both sites: note them for the personal-data
+    report (source accounts through the source end, the rest through the target end)."""
+    mappings = document.get("mappings") or {}
+    users = mappings.get("users") or {}
+    source, target = document["source"], document["target"]
+    note_accounts(session, source["kind"], uuid.UUID(source["id"]), users.keys())
+    targets = [*users.values(), mappings.get("default_assignee")]
+    note_accounts(session, target["kind"], uuid.UUID(target["id"]), targets)

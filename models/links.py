@@ -67,6 +67,9 @@ class CommentLink(_ChildLink, Base):
 
     source_comment_id: Mapped[str] = mapped_column(Text, nullable=False)
     target_comment_id: Mapped[str | None] = mapped_column(Text)
+    # Who wrote the original (its copy's attribution line names them); None for links
+    # made before migration 0009 and once the account was closed and erased.
+    author_account_id: Mapped[str | None] = mapped_column(Text)
 
 
 class AttachmentLink(_ChildLink, Base):

@@ -1,5 +1,5 @@
 """The Sandbox: its settings, state, installer, OAuth server, dynamic webhooks, faults,
-counters and webhook dispatcher, wired together."""
+counters, personal-data desk and webhook dispatcher, wired together."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sandbox.faults import FaultInjector
 from sandbox.installer import Installer
 from sandbox.keyserver import SigningKey
 from sandbox.oauth import OAuthServer
+from sandbox.privacy import PrivacyDesk
 from sandbox.seed import build_site
 from sandbox.state import SandboxState
 from sandbox.webhooks import Dispatcher
@@ -29,6 +30,7 @@ class Sandbox:
         self.dynhooks = DynamicWebhooks(self.state, config.webhook_lifetime)
         self.faults = FaultInjector()
         self.counters = Counters()
+        self.privacy = PrivacyDesk(self.state)
         self.dispatcher = Dispatcher(
             self.state, config.retry_delays, config.delivery_timeout, config.delivery_workers
         )

@@ -94,7 +94,12 @@ def _check_scope(caller: Caller) -> None:
 
 def before_request() -> Response | None:
     """Authenticate, count, inject faults, check scopes (in that order)."""
-    caller = _authenticate()
+    return admit(_authenticate())
+
+
+def admit(caller: Caller) -> Response | None:
+    """For an authenticated caller: count the call, inject faults, check the scope (routes
+    outside the REST blueprint, such as the personal-data reporting API, call this)."""
     g.caller, g.actor, g.endpoint_name = caller, caller.actor, endpoint_name()
     violation = _sb().counters.begin(caller.app, g.endpoint_name)
     answer = _fault_response(caller, violation)
@@ -128,6 +133,6 @@ def after_request(response: Response) -> Response:
         points(request.method, response.status_code, body, injected),
         float(retry_after) if retry_after else None,
     )
-    if caller.kind != CONNECT and response.is_json:
+    if caller.kind != CONNECT and response.is_json and g.get("site"):
         _rewrite_links(response)
     return response

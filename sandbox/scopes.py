@@ -14,6 +14,7 @@ from typing import Any
 
 READ_WORK, WRITE_WORK, READ_USER = "read:jira-work", "write:jira-work", "read:jira-user"
 WEBHOOK = "manage:jira-webhook"
+REPORT_PD = "report:personal-data"
 OFFLINE = "offline_access"
 CONNECT_LADDER = ("READ", "WRITE", "DELETE", "PROJECT_ADMIN", "ADMIN")
 OAUTH_SCOPES: dict[str, str] = {
@@ -29,6 +30,7 @@ OAUTH_SCOPES: dict[str, str] = {
     "projects and custom fields, view workflows, manage issue link types)",
     WEBHOOK: "Manage Jira webhooks",
     "read:me": "View active user profile",
+    REPORT_PD: "Report the user accounts the app stores personal data for",
     OFFLINE: "Maintain access to data you have given it access to",
 }
 
@@ -94,6 +96,8 @@ def _rules() -> dict[str, Rule]:
         "list_webhooks": ("GET", f"{api}/webhook", hooks, "READ"),
         "delete_webhooks": ("DELETE", f"{api}/webhook", hooks, "READ"),
         "refresh_webhooks": ("PUT", f"{api}/webhook/refresh", hooks, "READ"),
+        # The personal-data reporting API (not under /rest/api/3; rest_privacy.py).
+        "report_accounts": ("POST", "/app/report-accounts/", (REPORT_PD,), "READ"),
     }
     return {name: Rule(*row) for name, row in table.items()}
 

@@ -13,10 +13,12 @@ from sandbox.context import EXTENSION, sandbox_of
 from sandbox.control import control
 from sandbox.control_faults import control_faults
 from sandbox.control_oauth import control_oauth
+from sandbox.control_privacy import control_privacy
 from sandbox.core import Sandbox
 from sandbox.errors import register_error_handlers
 from sandbox.keyserver import SigningKey, keys
 from sandbox.oauth_http import oauth_http
+from sandbox.rest_privacy import privacy
 
 ROUTE_MODULES = (rest_search, rest_users, rest_webhooks)  # they add routes to rest.rest
 
@@ -36,7 +38,15 @@ def create_sandbox_app(config: SandboxConfig, first_key: SigningKey | None = Non
     app.extensions[EXTENSION] = sandbox
     register_error_handlers(app)
     rest.register(app)
-    for blueprint in (control, control_oauth, control_faults, keys, oauth_http):
+    for blueprint in (
+        control,
+        control_oauth,
+        control_faults,
+        control_privacy,
+        keys,
+        oauth_http,
+        privacy,
+    ):
         app.register_blueprint(blueprint)
     sandbox.start()
     return app

@@ -25,6 +25,7 @@ class User:
     account_type: str = "atlassian"
     time_zone: str = "Etc/UTC"
     email_public: bool = False
+    active: bool = True  # False once the Atlassian account is closed (privacy.py)
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,22 @@ class RunningSandbox:
     def reset_counters(self) -> None:
         self.control("DELETE", "/counters")
 
+    def close_account(self, account_id: str) -> dict[str, Any]:
+        """Close an Atlassian account (anonymised on every site; reports answer `closed`)."""
+        return self.control("POST", f"/accounts/{account_id}/close")
+
+    def update_account(self, account_id: str, **profile: str) -> dict[str, Any]:
+        """Change an account's profile (`displayName`, `email`) on every site."""
+        return self.control("POST", f"/accounts/{account_id}/update", profile)
+
+    def personal_data(self) -> dict[str, Any]:
+        """`GET /sandbox/personal-data`: settings, closures, changes, reports received."""
+        return self.control("GET", "/personal-data")
+
+    def set_personal_data(self, **settings: int) -> dict[str, Any]:
+        """`PUT /sandbox/personal-data` (cycle_period_days, rate_limit_next, retry_after_s)."""
+        return self.control("PUT", "/personal-data", settings)
+
 
 @contextmanager
 def running_sandbox(

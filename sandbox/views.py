@@ -35,7 +35,7 @@ def user(
         "accountId": found.account_id,
         "avatarUrls": _avatars(base, "user", found.account_id),
         "displayName": found.display_name,
-        "active": True,
+        "active": found.active,
         "timeZone": found.time_zone,
         "accountType": found.account_type,
     }

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from jira.client import JiraClient
+from models.atlassian_accounts import note_comment_authors
 from models.links import CommentLink
 from runtime import Runtime
 from sync.children import maybe_there, tolerating_404
@@ -46,6 +47,13 @@ def _with_attribution(body: Any, author: str, issue_key: str) -> dict[str, Any]:
         "content": [{"type": "text", "text": attribution_line(author, issue_key)}],
     }
     return {**doc, "content": [*doc.get("content", []), paragraph]}
+
+
+def author_account(comment: dict[str, Any]) -> str | None:
+    """The account id of a comment's author when it is a person (app users are not)."""
+    author = comment.get("author") or {}
+    account = author.get("accountId")
+    return account if isinstance(account, str) and author.get("accountType") != "app" else None
 
 
 def is_mirrored_copy(comment: dict[str, Any]) -> bool:
@@ -85,6 +93,7 @@ def sync_comments(
     new_links: list[dict[str, Any]] = []
     updates: dict[uuid.UUID, str] = {}
     removed: list[uuid.UUID] = []
+    named: dict[str, set[str | None]] = {"source": set(), "target": set()}  # authors named
     for origin in origins:
         other = "target" if origin == "source" else "source"
         linked_ids = {row[origin] for row in known}
@@ -111,8 +120,10 @@ def sync_comments(
                     other: str(copy["id"]),
                     "origin": origin,
                     "hash": value_hash(comment.get("body")),
+                    "author": author_account(comment),
                 }
             )
+            named[origin].add(author_account(comment))
             done.append(f"copied comment {comment_id}")
     for row in known:
         origin, other = row["origin"], "target" if row["origin"] == "source" else "source"
@@ -140,8 +151,9 @@ def sync_comments(
                 )
             )
             updates[row["id"]] = body_hash
+            named[origin].add(author_account(comment))
             done.append(f"updated copy of comment {row[origin]}")
-    _store(runtime, tenant_id, issue_link_id, new_links, updates, removed)
+    _store(runtime, tenant_id, issue_link_id, new_links, updates, removed, named)
     return done
 
 
@@ -152,10 +164,13 @@ def _store(
     new_links: list[dict[str, Any]],
     updates: dict[uuid.UUID, str],
     removed: list[uuid.UUID],
+    named: dict[str, set[str | None]],
 ) -> None:
     if not (new_links or updates or removed):
         return
     with runtime.db.tenant_session(tenant_id) as session:
+        for side, authors in named.items():  # their names are now in our copies
+            note_comment_authors(session, issue_link_id, side, authors)
         for row in new_links:
             session.add(
                 CommentLink(
@@ -165,6 +180,7 @@ def _store(
                     target_comment_id=row["target"],
                     origin=row["origin"],
                     content_hash=row["hash"],
+                    author_account_id=row["author"],
                 )
             )
         for link_id, body_hash in updates.items():

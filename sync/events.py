@@ -16,6 +16,7 @@ from models.connections import Connection
 from models.installations import Installation
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
+from sync.accounts_seen import note_payload_accounts
 from sync.dispatch import (
     RETRY,
     enqueue_reconcile,
@@ -43,6 +44,7 @@ def handle_webhook_event(runtime: Runtime, tenant_id: uuid.UUID, event_id: uuid.
         if event.status in ("processed", "skipped"):
             return "already-done"
         kind, end_id = _sender(event)
+        note_payload_accounts(session, kind, end_id, event.payload)
         event.job_runs += 1
         event.status = "processed" if _active(session, kind, end_id) else "skipped"
         event.processed_at = func.now()

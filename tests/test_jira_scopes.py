@@ -33,6 +33,7 @@ def test_oauth_scopes_are_the_registry_scopes_plus_offline_access() -> None:
         "offline_access",
         "read:jira-user",
         "read:jira-work",
+        "report:personal-data",
         "write:jira-work",
     ]
 

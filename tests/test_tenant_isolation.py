@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from models.atlassian_accounts import AtlassianAccount
 from models.audit import record_audit
 from models.connections import create_connection, store_tokens
 from models.db import Database, MissingTenant, make_engine
@@ -128,6 +129,11 @@ def _seed_sync_rows(session: Session, tenant_id: uuid.UUID, installation, connec
             tenant_id=tenant_id, data_key_id=installation.data_key_id, source="seed", body=b"sealed"
         )
     )
+    session.add(
+        AtlassianAccount(
+            tenant_id=tenant_id, account_id=f"557058:{uuid.uuid4()}", connection_id=connection.id
+        )
+    )
 
 
 @pytest.fixture
@@ -154,6 +160,7 @@ def test_every_tenant_table_is_seeded(pair, owner_engine: Engine) -> None:
         "attachment_links",
         "sync_attempts",
         "raw_responses",
+        "atlassian_accounts",
     }
     db = Database(make_engine(owner_engine.url.render_as_string(hide_password=False)))
     for tenant in (a, b):
