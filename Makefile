@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # honcho's children (gunicorn, python rq_worker.py) come from the venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv setup run test lint bench install-wrk stop clean
+.PHONY: help venv setup run test lint bench install-wrk install-chromium screenshots stop clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -37,9 +37,13 @@ setup: venv ## Start/find services, create roles + database, migrate, write .run
 run: setup ## Run web (port 8000), worker, clock, the Jira sandbox (port 9000) and the demo
 	$(VENV)/bin/honcho -e .run/env -f Procfile.dev start -p 8000
 
-test: venv ## Set up the test database (.run/test.env) and run pytest $(PYTEST_ARGS)
+test: venv install-chromium ## Set up the test database (.run/test.env) and run pytest $(PYTEST_ARGS)
 	$(PY) -m devtools.setup --profile test
 	set -a; . .run/test.env; set +a; $(PY) -m pytest $(PYTEST_ARGS)
+
+screenshots: venv install-chromium ## Run the browser tests and save docs/screenshots/*.png
+	$(PY) -m devtools.setup --profile test
+	set -a; . .run/test.env; set +a; TANDEM_SCREENSHOTS=1 $(PY) -m pytest tests/browser -q
 
 lint: venv ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -54,6 +58,13 @@ install-wrk: ## Install Debian's wrk (the load generator of bench/webhook_ingest
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y wrk \
 	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }; \
 	else echo "tandem: bench/webhook_ingest.py needs wrk: install it (Debian: sudo apt-get install wrk)"; fi
+
+install-chromium: ## Install Debian's chromium (the browser of tests/browser; Playwright never downloads one)
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	    || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }; \
+	else echo "tandem: tests/browser needs chromium: install it (Debian: sudo apt-get install chromium)"; fi
 
 stop: ## Stop the project-local PostgreSQL/Redis started by setup
 	@if [ -x $(PY) ]; then $(PY) -m devtools.setup --stop; \
