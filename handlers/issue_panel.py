@@ -1,11 +1,14 @@
 """The issue panel Jira shows beside an issue: its mirrors, their last sync and its
 outcome, the last error in plain words, and "Sync now" / "Unlink" for those allowed.
 
-Every route is authenticated by the Connect context JWT (``context-qsh``): the page by
-the ``?jwt=`` Jira loads the iframe with, its JSON calls by ``Authorization: JWT`` (a
-fresh token from ``AP.context.getToken()`` inside Jira, else the page's own). The issue
-is the token's context issue when the token names one (a token for one issue cannot
-read or change another), else the page's ``issueId`` (or ``issueKey``).
+Every route is authenticated by the Connect context JWT (``context-qsh``) and checked
+by role (auth/roles.py, surface ``jira``: the user is the token's ``sub``, a viewer
+unless made a member): the page by the ``?jwt=`` Jira loads the iframe with, its JSON
+calls by ``Authorization: JWT`` (a fresh token from ``AP.context.getToken()`` inside
+Jira, else the page's own). Any user of the site may look; "Sync now" needs a member,
+"Unlink" (which cannot be undone from here) an admin. The issue is the token's context
+issue when the token names one (a token for one issue cannot read or change another),
+else the page's ``issueId`` (or ``issueKey``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from typing import Any
 from flask import Blueprint, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
+from auth.roles import at_least, principal, requires_role
 from compliance.unlink import unlink_issues
-from handlers.connect_auth import connect_jwt, runtime
-from handlers.panel_permissions import PANEL_ACTIONS, allowed_to
+from handlers.connect_auth import runtime
 from handlers.security_headers import iframe_route
 from jira.errors import JiraError
 from sync.issue_state import IssueRef, issue_mirrors
@@ -29,6 +32,7 @@ issue_panel = Blueprint("issue_panel", __name__)
 PANEL = "/connect/issue-panel"
 ISSUE_ID = re.compile(r"[0-9]{1,20}")
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,254}-[0-9]{1,20}")
+PANEL_ACTIONS = {"sync": "member", "unlink": "admin"}  # the role each button needs
 
 
 class BadIssue(ValueError):
@@ -67,17 +71,14 @@ def panel_issue() -> IssueRef | None:
     return IssueRef(g.connect.installation_id, asked_id or None, None if asked_id else asked_key)
 
 
-def _actor() -> str:
-    return f"jira:{g.connect_claims.get('sub') or 'unknown'}"
-
-
 def _permissions() -> dict[str, bool]:
-    return {action: allowed_to(action) for action in PANEL_ACTIONS}
+    """Which buttons the caller may press (the POST routes check the same roles)."""
+    return {action: at_least(principal().role, role) for action, role in PANEL_ACTIONS.items()}
 
 
 @issue_panel.get(PANEL)
 @iframe_route
-@connect_jwt(context_qsh=True)
+@requires_role("viewer", surface="jira")
 def page() -> ResponseReturnValue:
     """The panel's HTML, complete on first paint; static/issue-panel.js keeps it fresh."""
     try:
@@ -111,7 +112,7 @@ def _issue_or_refusal() -> IssueRef | ResponseReturnValue:
 
 
 @issue_panel.get(f"{PANEL}/state")
-@connect_jwt(context_qsh=True)
+@requires_role("viewer", surface="jira")
 def state() -> ResponseReturnValue:
     """The panel's data as JSON (what the page polls)."""
     issue = _issue_or_refusal()
@@ -126,15 +127,13 @@ def _link_action(action: str, link_id: uuid.UUID) -> ResponseReturnValue:
     issue = _issue_or_refusal()
     if not isinstance(issue, IssueRef):
         return issue
-    if not allowed_to(action):
-        return _refusal(403, f"you may not {action.replace('_', ' ')} this issue's mirrors")
-    rt, tenant_id = runtime(), g.connect.tenant_id
+    rt, tenant_id, actor = runtime(), g.connect.tenant_id, principal().actor
     try:
         if action == "sync":
-            queued = request_link_sync(rt, tenant_id, issue, link_id, _actor())
+            queued = request_link_sync(rt, tenant_id, issue, link_id, actor)
             message = "Sync requested." if queued else "A sync was already queued."
             return jsonify(queued=queued, message=message), 202
-        result = unlink_issues(rt, tenant_id, issue, link_id, _actor())
+        result = unlink_issues(rt, tenant_id, issue, link_id, actor)
     except LinkNotFound as error:
         return _refusal(404, str(error))
     except LinkRefused as error:
@@ -151,14 +150,14 @@ def _link_action(action: str, link_id: uuid.UUID) -> ResponseReturnValue:
 
 
 @issue_panel.post(f"{PANEL}/links/<uuid:link_id>/sync")
-@connect_jwt(context_qsh=True)
+@requires_role(PANEL_ACTIONS["sync"], surface="jira")
 def sync_now(link_id: uuid.UUID) -> ResponseReturnValue:
     """Queue a reconcile of the link (audited)."""
     return _link_action("sync", link_id)
 
 
 @issue_panel.post(f"{PANEL}/links/<uuid:link_id>/unlink")
-@connect_jwt(context_qsh=True)
+@requires_role(PANEL_ACTIONS["unlink"], surface="jira")
 def unlink(link_id: uuid.UUID) -> ResponseReturnValue:
     """Unlink the pair and remove Tandem's marks from both issues (audited)."""
     return _link_action("unlink", link_id)

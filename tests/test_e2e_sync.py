@@ -3,13 +3,12 @@ Procfile starts them, a private Redis, this session's PostgreSQL, and the sandbo
 real HTTP (installing the app, delivering signed webhooks, answering REST calls).
 
 Tandem is installed on a sandbox site and a two-way integration joins its two projects
-(the integration is written to the database as `sync_world` does: there is no HTTP API
-for it yet). Every change is made as a person through the sandbox's control plane; then
-we wait until it shows on the other side and everything is quiet (no webhook pending in
-the sandbox or the inbox, no job queued, running or scheduled, no reconcile asked for),
-and read the sandbox's call counters for the app. A person's changes are not counted, so
-the app's writes are all Tandem's: N writes with the change visible on the other side are
-N writes there and none back (no echo)."""
+(tests/support/stack.py). Every change is made as a person through the sandbox's control
+plane; then we wait until it shows on the other side and everything is quiet (no webhook
+pending in the sandbox or the inbox, no job queued, running or scheduled, no reconcile
+asked for), and read the sandbox's call counters for the app. A person's changes are not
+counted, so the app's writes are all Tandem's: N writes with the change visible on the
+other side are N writes there and none back (no echo)."""
 
 from __future__ import annotations
 
@@ -26,26 +25,16 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 
 from config import Settings
-from models.installations import Installation
-from models.integration_config import create_integration
 from models.links import IssueLink
 from models.sync_attempts import SyncAttempt
 from models.webhook_events import WebhookEvent
 from rq_worker import QUEUES
 from runtime import Runtime
 from sandbox.seed import PEOPLE, person_account_id
-from sandbox.testing import RunningSandbox, running_sandbox
+from sandbox.testing import RunningSandbox
 from sync.markers import DELETED_LABEL
-from tests.support.processes import (
-    Process,
-    RedisServer,
-    free_port,
-    http_ok,
-    logs,
-    procfile_command,
-    tandem_env,
-    wait_until,
-)
+from tests.support.processes import Process, logs, wait_until
+from tests.support.stack import process_stack
 from tests.sync_world import adf_text
 
 APP_KEY = "io.tandem.e2e-sync"
@@ -142,48 +131,10 @@ class Stack:
 def stack(
     settings: Settings, runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    redis_server = RedisServer(tmp_path_factory.mktemp("redis"))
-    redis_server.start()
-    port = free_port()
-    with running_sandbox(sites=(SITE,), seed=SEED) as sandbox:
-        env = tandem_env(settings.kek_keyring_path, port, APP_KEY, sandbox.url, redis_server.url)
-        processes = [
-            Process("web", procfile_command("web"), env),
-            Process("worker", procfile_command("worker"), env),
-        ]
-        built = Stack(sandbox, redis.Redis.from_url(redis_server.url), runtime, processes)
-        try:
-            web = f"http://127.0.0.1:{port}"
-            assert wait_until(lambda: http_ok(f"{web}/readyz"), 60), logs(processes)
-            installed = sandbox.control(
-                "POST",
-                "/install",
-                {"site": SITE, "descriptor_url": f"{web}/atlassian-connect.json"},
-            )
-            assert installed["installed"], (installed, logs(processes))
-            built.tenant_id = runtime.db.directory_lookup(
-                "connect_client_key", installed["clientKey"]
-            )
-            with runtime.db.tenant_session(built.tenant_id) as session:
-                end = {
-                    "kind": "installation",
-                    "id": str(session.execute(select(Installation.id)).scalar_one()),
-                }
-                create_integration(
-                    session,
-                    {
-                        **TWO_WAY,
-                        "source": {**end, "project": "ALP"},
-                        "target": {**end, "project": "ALPR"},
-                    },
-                )
-            yield built
-        finally:
-            for process in processes:
-                # RQ's worker pool now and then leaves a worker deaf to the stop signal: we
-                # are not testing shutdown here, so it gets 5 s, not 15, before SIGKILL.
-                process.stop(timeout=5)
-            redis_server.stop()
+    with process_stack(
+        settings, runtime, tmp_path_factory.mktemp("redis"), APP_KEY, SITE, SEED, TWO_WAY
+    ) as started:
+        yield Stack(started.sandbox, started.redis, runtime, started.processes, started.tenant_id)
 
 
 def mirror_of(stack: Stack, key: str) -> str | None:
