@@ -6,11 +6,24 @@ on ``TANDEM_BASE_URL``; the token is in the link only, never logged.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from urllib.parse import quote
 
 from auth.accounts import AccountService
 from mailer import Message, send_mail
+
+log = logging.getLogger(__name__)
+
+
+def _send(service: AccountService, email: str, subject: str, text: str, kind: str) -> bool:
+    """Queue one message; an address the mailer refuses is logged (never the address)."""
+    try:
+        message = Message(to=(email,), subject=subject, text=text, kind=kind)
+    except ValueError:
+        log.warning("mail %s not sent: the mailer refuses the account's address", kind)
+        return False
+    return send_mail(service.runtime, message)
 
 
 def _link(service: AccountService, path: str, token: str) -> str:
@@ -26,10 +39,7 @@ def lock_notice(service: AccountService, email: str, until: datetime) -> bool:
         "If the attempts were not yours, someone may be guessing your password: choose a "
         "new, long password and consider enabling a second factor."
     )
-    message = Message(
-        to=(email,), subject="Your Tandem account is locked", text=text, kind="account_locked"
-    )
-    return send_mail(service.runtime, message)
+    return _send(service, email, "Your Tandem account is locked", text, "account_locked")
 
 
 def reset_link(service: AccountService, email: str, token: str, hours: int) -> bool:
@@ -39,10 +49,7 @@ def reset_link(service: AccountService, email: str, token: str, hours: int) -> b
         f"{_link(service, '/auth/reset/complete', token)}\n\n"
         "If you did not ask for this, ignore this email: your password stays as it is."
     )
-    message = Message(
-        to=(email,), subject="Reset your Tandem password", text=text, kind="password_reset"
-    )
-    return send_mail(service.runtime, message)
+    return _send(service, email, "Reset your Tandem password", text, "password_reset")
 
 
 def invitation_link(service: AccountService, email: str, token: str, role: str, days: int) -> bool:
@@ -51,7 +58,4 @@ def invitation_link(service: AccountService, email: str, token: str, role: str, 
         f"Accept and choose a password here (the link works once, for {days} days):\n"
         f"{_link(service, '/auth/accept', token)}\n"
     )
-    message = Message(
-        to=(email,), subject="You are invited to Tandem", text=text, kind="invitation"
-    )
-    return send_mail(service.runtime, message)
+    return _send(service, email, "You are invited to Tandem", text, "invitation")

@@ -306,3 +306,31 @@ def test_malformed_sign_ins_are_refused_in_plain_words(world: AccountsWorld, bod
     response = world.client.post("/api/auth/login", json=body)
     assert response.status_code == 401
     assert response.get_json()["message"].startswith("the email address")
+
+
+def test_account_settings_are_validated_in_plain_words() -> None:
+    from config import ConfigError, load_settings
+
+    base = {"DATABASE_URL": "postgresql://app@127.0.0.1/tandem", "TANDEM_ENV": "development"}
+    assert load_settings(base).password_hash_profile == "rfc9106-low-memory"
+    assert load_settings({**base, "TANDEM_ENV": "test"}).password_hash_profile == "test"
+    production = {
+        **base,
+        "TANDEM_ENV": "production",
+        "TANDEM_BASE_URL": "https://tandem.example.com",
+        "TANDEM_SECRET_KEY": "s" * 40,
+        "TANDEM_KEK_KEYS": "k1=" + "A" * 43 + "=",
+    }
+    assert load_settings(production).password_hash_profile == "rfc9106-low-memory"
+    for extra, words in (
+        ({"PASSWORD_HASH_PROFILE": "md5"}, "PASSWORD_HASH_PROFILE must be one of"),
+        ({"AUTH_RATE_LIMIT_IP": "lots"}, "AUTH_RATE_LIMIT_IP must look like"),
+        ({"AUTH_RATE_LIMIT_ACCOUNT": "5 per fortnight"}, "AUTH_RATE_LIMIT_ACCOUNT must look"),
+        ({"SESSION_IDLE_MINUTES": "0"}, "SESSION_IDLE_MINUTES must be at least 1"),
+        ({"SESSION_IDLE_MINUTES": "900"}, "must not exceed SESSION_ABSOLUTE_HOURS"),
+        ({"TRUSTED_PROXIES": "two"}, "TRUSTED_PROXIES must be a whole number"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            load_settings({**base, **extra})
+    with pytest.raises(ConfigError, match="too weak for production"):
+        load_settings({**production, "PASSWORD_HASH_PROFILE": "test"})

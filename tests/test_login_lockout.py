@@ -232,3 +232,36 @@ def test_the_ip_limit_answers_429_across_two_gunicorn_workers(settings: Settings
         assert len(served) == 2, web.output()[-3000:]  # both workers answered
     finally:
         web.stop()
+
+
+def test_the_client_ip_comes_from_trusted_proxies_only(settings: Settings) -> None:
+    def answers(app, forwarded: list[str]) -> list[int]:
+        codes = []
+        for n, address in enumerate(forwarded):
+            client = https_client(app, ip="127.0.0.9")  # the proxy's own address
+            body = {"email": f"proxy-{n}-{uuid.uuid4().hex[:6]}@example.com", "password": WRONG}
+            headers = {"X-Forwarded-For": address}
+            codes.append(client.post("/api/auth/login", json=body, headers=headers).status_code)
+        return codes
+
+    limit = "2/minute"
+    spoofable = accounts_app(settings, auth_ip_limit=limit)  # TRUSTED_PROXIES=0
+    assert answers(spoofable, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) == [401, 401, 429]
+    behind = accounts_app(settings, auth_ip_limit=limit, trusted_proxies=1)
+    ip = f"10.3.{uuid.uuid4().int % 250}.7"
+    assert answers(behind, [ip, ip, ip, f"{ip}9"]) == [401, 401, 429, 401]
+    for app in (spoofable, behind):
+        app.extensions["tandem"].close()
+
+
+def test_sign_in_logs_no_address_password_or_session(
+    world: AccountsWorld, new_tenant, caplog
+) -> None:
+    email, _ = world.new_account(new_tenant())
+    with caplog.at_level("DEBUG"):
+        _fail(world, email, 10)
+        response = world.login(email)
+    cookie = response.headers.get("Set-Cookie", "")
+    text = caplog.text
+    assert email not in text and WRONG not in text and PASSWORD not in text
+    assert not cookie or cookie.split("=", 1)[1].split(";")[0] not in text
