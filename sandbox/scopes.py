@@ -64,6 +64,7 @@ def _rules() -> dict[str, Rule]:
         "get_user": ("GET", f"{api}/user", user, "READ"),
         "user_search": ("GET", f"{api}/user/search", user, "READ"),
         "user_bulk": ("GET", f"{api}/user/bulk", user, "READ"),
+        "check_permissions": ("POST", f"{api}/permissions/check", read, "READ"),
         "get_project": ("GET", f"{api}/project/{{projectIdOrKey}}", read, "READ"),
         "list_priorities": ("GET", f"{api}/priority", read, "READ"),
         "list_issue_types": ("GET", f"{api}/issuetype", read, "READ"),

@@ -27,6 +27,7 @@ class Person:
     human: bool = True
 
 
+SITE_ADMINS = ("ada",)  # Jira administrators of every seeded site
 PEOPLE = (
     Person("Ada Lovelace", "ada", False, False, True),
     Person("Grace Hopper", "grace", False, False, False),
@@ -115,6 +116,7 @@ def build_site(name: str, seed: str) -> Site:
         user = _user(seed, name, person)
         users[user.account_id] = user
     humans = [person_account_id(seed, name, p) for p in PEOPLE if p.human]
+    admins = {person_account_id(seed, name, p) for p in PEOPLE if p.handle in SITE_ADMINS}
     key, title = name[:3].upper(), name.capitalize()
     projects = [
         Project("10000", key, f"{title} Project"),
@@ -133,5 +135,6 @@ def build_site(name: str, seed: str) -> Site:
         workflows=dict(WORKFLOWS),
         project_workflow={"10000": SIMPLE.name, "10001": REVIEW.name},
         labels=list(LABELS),
+        admins=admins,
         project_counters={p.id: 0 for p in projects},
     )

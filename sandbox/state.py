@@ -143,6 +143,8 @@ class Site:
     workflows: dict[str, Workflow]
     project_workflow: dict[str, str]
     labels: list[str] = field(default_factory=list)
+    # Account ids holding Jira's global ADMINISTER permission (rest_permissions.py).
+    admins: set[str] = field(default_factory=set)
     issues: dict[str, Issue] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     project_counters: dict[str, int] = field(default_factory=dict)
