@@ -28,7 +28,7 @@ from compliance.personal_data_clients import End, Reporters
 from jira.client import JiraClient
 from jira.errors import JiraError
 from jira.meter import CallMeter
-from models.atlassian_accounts import AtlassianAccount
+from models.atlassian_accounts import AtlassianAccount, note_members
 from models.audit import record_audit
 from runtime import Runtime
 
@@ -103,6 +103,7 @@ def send_batch(client: JiraClient, batch: list[tuple[str, datetime]]) -> tuple[d
 
 def _stored(runtime: Runtime, tenant_id: uuid.UUID) -> list[Stored]:
     with runtime.db.tenant_session(tenant_id) as session:
+        note_members(session)
         rows = session.execute(select(AtlassianAccount).order_by(AtlassianAccount.id)).scalars()
         return [
             Stored(

@@ -41,6 +41,7 @@ def erase_accounts(
         return outcome
     with runtime.db.tenant_session(tenant_id) as session:
         outcome.counts["mappings"] = stores.erase_mappings(session, accounts)
+        outcome.counts["memberships"] = stores.erase_memberships(session, accounts)
         changed, pending = stores.redact_payloads(session, accounts, erase=True)
         outcome.counts["payloads"] = changed
         outcome.counts["caches"] = stores.drop_cached(runtime, session, accounts)

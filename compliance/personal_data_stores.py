@@ -17,6 +17,7 @@ from sqlalchemy import Text, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from compliance.personal_data_payloads import ERASED, redact
+from models.accounts import Membership
 from models.audit import AuditEvent
 from models.connections import Connection
 from models.installations import Installation
@@ -63,6 +64,18 @@ def erase_mappings(session: Session, accounts: set[str]) -> int:
     return changed
 
 
+def erase_memberships(session: Session, accounts: set[str]) -> int:
+    """Delete the workspace roles of the accounts (each row served only that account)."""
+    doomed = session.execute(
+        select(Membership).where(Membership.atlassian_account_id.in_(sorted(accounts)))
+    ).scalars()
+    removed = 0
+    for membership in doomed:
+        session.delete(membership)
+        removed += 1
+    return removed
+
+
 def redact_payloads(session: Session, accounts: set[str], erase: bool) -> tuple[int, int]:
     """Remove the accounts' personal data from every handled webhook payload naming them
     (personal_data_payloads.redact); (payloads changed, pending payloads left alone: their
@@ -91,8 +104,8 @@ def forget_authors(session: Session, link_ids: list[uuid.UUID]) -> None:
 
 
 def audit_mentions(session: Session, accounts: set[str]) -> int:
-    """Audit rows naming an account (none should: the trail records Tandem's own actors
-    and ids, never Jira users; it is append-only and hash-chained, so it is only counted)."""
+    """Audit rows naming an account (as the subject of a role given to a Jira user, or an
+    actor). The trail is append-only and hash-chained, so they are counted, not changed."""
     fields = (cast(AuditEvent.details, Text), AuditEvent.actor, AuditEvent.subject)
     return session.execute(
         select(func.count())

@@ -39,6 +39,16 @@ _NOTE_AUTHORS = (
     "WHERE l.id = :link ON CONFLICT (tenant_id, end_id, account_id) DO NOTHING"
 )
 
+# Jira users given a role in the workspace (models/accounts.py) are seen through the
+# workspace's first installation: the site whose admin pages granted the role.
+_NOTE_MEMBERS = (
+    "INSERT INTO atlassian_accounts (tenant_id, account_id, installation_id) "
+    "SELECT m.tenant_id, m.atlassian_account_id, i.id FROM memberships m, "
+    "(SELECT id FROM installations ORDER BY created_at, id LIMIT 1) AS i "
+    "WHERE m.atlassian_account_id IS NOT NULL "
+    "ON CONFLICT (tenant_id, end_id, account_id) DO NOTHING"
+)
+
 
 class AtlassianAccount(Base):
     """One account seen through one end (an installation or a connection)."""
@@ -102,3 +112,8 @@ def note_comment_authors(
         session.execute(
             text(_NOTE_AUTHORS.format(side=side)), {"link": str(issue_link_id), "ids": ids}
         )
+
+
+def note_members(session: Session) -> None:
+    """Note the Jira users holding a role in the session's workspace."""
+    session.execute(text(_NOTE_MEMBERS))

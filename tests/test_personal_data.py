@@ -22,6 +22,7 @@ from compliance.personal_data import BATCH, report_accounts, tenants_to_report, 
 from compliance.personal_data_jobs import report_personal_data_job
 from compliance.personal_data_payloads import ERASED, redact
 from config import Settings
+from models.accounts import Membership
 from models.atlassian_accounts import AtlassianAccount, note_accounts
 from models.audit import AuditEvent
 from models.installations import Installation, create_installation
@@ -164,9 +165,10 @@ def test_a_closed_account_is_erased_everywhere_and_a_changed_one_refreshed(
         _erase_and_refresh(world)
 
 
-def _seed_other_places(world: World, margaret: str, grace: str) -> list[str]:
-    """What the engine does not write every day: a mapping, a sync error naming an
-    account, a raw response, cached cross-site matches. Returns the Redis keys seeded."""
+def _seed_other_places(world: World, margaret: str, grace: str, alan: str) -> list[str]:
+    """What the engine does not write every day: a mapping, workspace roles, a sync error
+    naming an account, a raw response, cached cross-site matches. Returns the Redis keys
+    seeded."""
     with world.runtime.db.tenant_session(world.tenant_id) as session:
         row = session.get(Integration, world.integration_id)
         row.config = {
@@ -174,6 +176,10 @@ def _seed_other_places(world: World, margaret: str, grace: str) -> list[str]:
             "mappings": {"users": {margaret: grace, grace: grace}, "default_assignee": margaret},
         }
         installation = session.execute(select(Installation)).scalar_one()
+        for person in (margaret, alan):  # workspace roles of two Jira users
+            session.add(
+                Membership(tenant_id=world.tenant_id, atlassian_account_id=person, role="member")
+            )
         session.add(
             RawResponse(
                 tenant_id=world.tenant_id,
@@ -204,10 +210,10 @@ def _seed_other_places(world: World, margaret: str, grace: str) -> list[str]:
 
 
 def _erase_and_refresh(world: World) -> None:
-    ada, grace, margaret = _humans(world)[:3]
+    ada, grace, margaret, alan = _humans(world)[:4]
     issue = _issue_with_comments(world, grace, margaret, ada)
     mirror = world.mirror_of(issue["key"])["key"]
-    redis_keys = _seed_other_places(world, margaret, grace)
+    redis_keys = _seed_other_places(world, margaret, grace, alan)
     before = _rows(world.runtime, world.tenant_id)
     assert {ada, grace, margaret} <= set(before)
     assert "margaret@example.com" in _payload_text(world)  # her email is public
@@ -219,6 +225,7 @@ def _erase_and_refresh(world: World) -> None:
     result = report_accounts(world.runtime, world.tenant_id)
 
     assert (result.closed, result.updated, result.erasure_pending) == (1, 1, 0)
+    assert alan in _sent(_reports(world)[0])  # known only as a member: reported too
     after = _rows(world.runtime, world.tenant_id)
     assert margaret not in after  # the rows only served her
     assert after[ada].refreshed_at >= started
@@ -228,6 +235,7 @@ def _erase_and_refresh(world: World) -> None:
         mappings = session.get(Integration, world.integration_id).config["mappings"]
         assert mappings == {"users": {grace: grace}, "default_assignee": None}
         links = {c.source_comment_id: c for c in session.execute(select(CommentLink)).scalars()}
+        members = session.execute(select(Membership.atlassian_account_id)).scalars().all()
         attempts = session.execute(select(SyncAttempt.error, SyncAttempt.details)).all()
         raw = session.execute(text("SELECT count(*) FROM raw_responses")).scalar_one()
         audit_naming = session.execute(
@@ -246,7 +254,7 @@ def _erase_and_refresh(world: World) -> None:
     assert not any("Margaret" in t or "Ada Lovelace" in t for t in texts)
     assert sorted(str(c.author_account_id) for c in links.values()) == sorted([ada, "None"])
     assert not any(margaret in f"{error} {json.dumps(details)}" for error, details in attempts)
-    assert raw == 0 and audit_naming == 0
+    assert raw == 0 and audit_naming == 0 and members == [alan]
     assert [world.runtime.redis.exists(k) for k in redis_keys] == [0, 0, 1]
     (audit,) = _audits(world)
     assert audit.details["closed"] == 1 and audit.details["updated"] == 1
