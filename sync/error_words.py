@@ -14,6 +14,7 @@ import re
 # What each registered Jira call (jira/calls.py) does, as a person would say it.
 CALL_WORDS = {
     "myself": "check its own account",
+    "server_info": "read the site's details",
     "get_issue": "read the issue",
     "search": "search the project",
     "count_issues": "count the project's issues",
@@ -34,6 +35,7 @@ CALL_WORDS = {
     "delete_property": "remove Tandem's link from the issue",
     "get_user": "look up a person",
     "search_users": "find the assignee",
+    "check_permissions": "check a person's permissions",
     "get_project": "read the project",
     "get_priorities": "read the priorities",
     "get_issue_types": "read the issue types",
@@ -41,6 +43,7 @@ CALL_WORDS = {
     "list_webhooks": "list its webhooks",
     "delete_webhooks": "remove its webhooks",
     "refresh_webhooks": "renew its webhooks",
+    "report_accounts": "report the people it holds data about",
 }
 _REFUSED = re.compile(r"^Jira refused (?P<call>\w+) \((?P<status>\d{3})\)(?:: (?P<detail>.*))?$")
 _NO_ANSWER = re.compile(r"^Jira did not answer (?P<call>\w+) successfully")

@@ -72,6 +72,8 @@ class Context:
     config: dict[str, Any]
     ends: dict[str, End]
     link: dict[str, Any] | None
+    # The source key of a link a person unlinked: neither issue may be mirrored again.
+    unlinked: str | None = None
 
     @property
     def two_way(self) -> bool:
@@ -185,9 +187,13 @@ def _load(
             select(IssueLink).where(
                 IssueLink.integration_id == integration_id,
                 column == issue_id,
-                IssueLink.state == "active",
+                IssueLink.state.in_(("active", "unlinked")),
             )
         ).scalar_one_or_none()
+        if link is not None and link.state == "unlinked":
+            return Context(
+                integration_id, dict(integration.config), ends, None, link.source_issue_key
+            )
         view = None
         if link is not None:
             view = {
@@ -215,6 +221,9 @@ def _reconcile(
     context = _load(runtime, tenant_id, integration_id, issue_id, side, meter)
     if context is None:
         plan.action = "skip:the integration is disabled or paused"
+        return "skipped"
+    if context.unlinked:
+        plan.action, plan.issue_key = "skip:the issues were unlinked", context.unlinked
         return "skipped"
     try:
         return _apply(runtime, tenant_id, context, issue_id, side, scopes, event, plan)
