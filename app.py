@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from audit.cli import audit_cli
 from config import ConfigError, Settings, load_settings
+from handlers.cleanup import cleanup
 from handlers.connect import connect
 from handlers.exports import exports
 from handlers.health import health
@@ -53,6 +54,7 @@ def _build(settings: Settings) -> Flask:
     app.register_blueprint(oauth)
     app.register_blueprint(oauth_webhooks)
     app.register_blueprint(exports)
+    app.register_blueprint(cleanup)
     app.cli.add_command(keys_cli)
     app.cli.add_command(audit_cli)
     app.register_error_handler(HTTPException, _http_error)

@@ -6,10 +6,12 @@ import time
 
 from rq.cron import CronScheduler
 
+from compliance.cleanup_jobs import resume_stalled_cleanups
 from compliance.deletion_jobs import delete_due_workspaces_job
 from compliance.jobs import purge_exports_job
 from compliance.personal_data_jobs import report_personal_data_job
 from compliance.retention_jobs import purge_expired_job
+from compliance.uninstall_jobs import restart_uninstall_cleanups_job
 from config import load_settings
 from runtime import redis_client
 from sync.connection_jobs import refresh_connection_webhooks
@@ -32,6 +34,10 @@ def register_schedule(scheduler: CronScheduler) -> None:
     # Jira expires dynamic webhooks after 30 days; renew them daily.
     scheduler.register(refresh_connection_webhooks, queue_name="maintenance", interval=24 * 3600)
     scheduler.register(drift_sweep, queue_name="maintenance", interval=300)
+    # A clean-up run whose worker died (its lease lapsed) is resumed; an uninstalled
+    # workspace whose clean-up never started (Redis was down) gets it.
+    scheduler.register(resume_stalled_cleanups, queue_name="maintenance", interval=60)
+    scheduler.register(restart_uninstall_cleanups_job, queue_name="maintenance", interval=3600)
     # Workspaces whose 7-day deletion grace period has ended are hard-deleted hourly.
     scheduler.register(delete_due_workspaces_job, queue_name="maintenance", interval=3600)
     # Export archives are downloadable for 24 hours; delete them once past that.

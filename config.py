@@ -16,6 +16,7 @@ OAUTH_URLS = {
     "oauth_token_url": "OAUTH_TOKEN_URL",
     "oauth_resources_url": "OAUTH_RESOURCES_URL",
     "oauth_api_base": "OAUTH_API_BASE",
+    "oauth_revoke_url": "OAUTH_REVOKE_URL",
 }
 
 
@@ -59,6 +60,8 @@ class Settings:
     oauth_token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL
     oauth_resources_url: str = "https://api.atlassian.com/oauth/token/accessible-resources"
     oauth_api_base: str = "https://api.atlassian.com/ex/jira"
+    # RFC 7009 revocation, as auth.atlassian.com's metadata advertises it (docs/cleanup.md).
+    oauth_revoke_url: str = "https://auth.atlassian.com/oauth/revoke"
     sentry_dsn: str = ""
     sentry_environment: str = ""
     export_dir: str = str(DEFAULT_EXPORT_DIR)

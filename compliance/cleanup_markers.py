@@ -96,16 +96,28 @@ def inspect(end: IssueEnd, integration_id: str) -> Findings | None:
     )
     value = (prop or {}).get("value")
     found.has_property = isinstance(value, dict) and value.get("integration") == integration_id
-    page = client.call(
-        "get_comments", path_params=key, params={"maxResults": MAX_COMMENTS, "orderBy": "created"}
-    ).json()
-    for comment in page.get("comments", []):
+    for comment in _all_comments(client, end.issue_id):
         comment_id = str(comment["id"])
         body, removed = without_attribution(comment.get("body"), comment_id in end.copy_ids)
         if removed:
             found.comments[comment_id] = body
             found.attributions += removed
     return found
+
+
+def _all_comments(client: JiraClient, issue_id: str) -> list[dict[str, Any]]:
+    """Every comment of the issue, page by page (Jira pages them)."""
+    comments: list[dict[str, Any]] = []
+    while True:
+        page = client.call(
+            "get_comments",
+            path_params={"key": issue_id},
+            params={"startAt": len(comments), "maxResults": MAX_COMMENTS, "orderBy": "created"},
+        ).json()
+        batch = page.get("comments") or []
+        comments += batch
+        if not batch or len(comments) >= int(page.get("total", len(comments))):
+            return comments
 
 
 def remove(end: IssueEnd, found: Findings) -> None:

@@ -45,6 +45,7 @@ SANDBOX_DEFAULTS = {
     "OAUTH_TOKEN_URL": "http://127.0.0.1:9000/oauth/token",
     "OAUTH_RESOURCES_URL": "http://127.0.0.1:9000/oauth/token/accessible-resources",
     "OAUTH_API_BASE": "http://127.0.0.1:9000/ex/jira",
+    "OAUTH_REVOKE_URL": "http://127.0.0.1:9000/oauth/revoke",
 }
 # Settings that the env files we write also hold: copies of them in the environment
 # (after `set -a; . .run/env` in a shell) must not be mistaken for operator settings.

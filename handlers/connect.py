@@ -14,6 +14,7 @@ from flask import Blueprint, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from auth.errors import ConnectAuthError
+from compliance.uninstall import on_uninstalled
 from handlers.connect_auth import (
     View,
     connect_jwt,
@@ -96,7 +97,7 @@ def installed(body: dict[str, Any]) -> ResponseReturnValue:
 @connect.post("/connect/lifecycle/uninstalled")
 @signed_install("uninstalled")
 def uninstalled(body: dict[str, Any]) -> ResponseReturnValue:
-    set_status(runtime().db, body["clientKey"], "uninstalled")
+    on_uninstalled(runtime(), body["clientKey"])  # sync stops, clean-up and deletion start
     return "", 204
 
 

@@ -67,6 +67,24 @@ def refresh(settings: Settings, http: requests.Session, refresh_token: str) -> T
     )
 
 
+def revoke(settings: Settings, http: requests.Session, refresh_token: str) -> bool:
+    """RFC 7009 revocation of a refresh token (and with it the grant, where the server
+    honours it). True when the server answered 200; Atlassian documents no revocation
+    for 3LO apps, so a caller never relies on it (docs/cleanup.md)."""
+    body = {
+        "token": refresh_token,
+        "token_type_hint": "refresh_token",
+        "client_id": settings.oauth_client_id,
+        "client_secret": settings.oauth_client_secret,
+    }
+    try:
+        response = _send(http, "POST", settings.oauth_revoke_url, json=body)
+    except TransientError:
+        return False
+    log.info("oauth revoke endpoint: %s", response.status_code)
+    return response.status_code == 200
+
+
 def accessible_resources(
     settings: Settings, http: requests.Session, access_token: str
 ) -> list[Site]:

@@ -109,6 +109,8 @@ def _upsert(
         connection = create_connection(session, keys, site.cloud_id, site.url)
     elif connection.status != "active":
         previous_reason = connection.status_reason
+    if connection.status == "disconnected":  # its key was destroyed: a new consent, a new key
+        connection.data_key_id = keys.create(session, tenant_id, "connection", connection.id).key_id
     connection.installation_id = installation_id
     connection.site_url = site.url
     connection.scopes = " ".join(grant.scopes)

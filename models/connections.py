@@ -16,7 +16,7 @@ from models.base import Base, created_at, one_of, tenant_fk, tenant_scoped_fk, u
 if TYPE_CHECKING:
     from keys.data_keys import KeyService
 
-CONNECTION_STATUSES = ("active", "paused", "revoked")
+CONNECTION_STATUSES = ("active", "paused", "revoked", "disconnected")
 
 
 class Connection(Base):

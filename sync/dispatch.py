@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from redis.lock import Lock
 from rq import Retry
 from rq.job import Job, JobStatus
 from sqlalchemy import select
@@ -26,6 +27,12 @@ RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 
 def _key(kind: str, integration_id: uuid.UUID | str, side: str, issue_id: str) -> str:
     return f"tandem:{kind}:{integration_id}:{side}:{issue_id}"
+
+
+def link_lock(runtime: Runtime, integration_id: uuid.UUID | str, side: str, issue_id: str) -> Lock:
+    """The lock one reconcile of (side, issue) holds (see ``lock_subject``); clean-up takes
+    it too, so no reconcile that started before sync was stopped writes after it."""
+    return runtime.redis.lock(_key("lock", integration_id, side, issue_id), timeout=LOCK_SECONDS)
 
 
 def job_id(integration_id: uuid.UUID | str, side: str, issue_id: str) -> str:
@@ -208,7 +215,7 @@ def run_serialised(
     ``hand_on=False`` (backfill) a taken lock means the holder's run covers the issue.
     """
     subject = lock_subject(runtime, tenant_id, integration_id, side, issue_id)
-    lock = runtime.redis.lock(_key("lock", integration_id, *subject), timeout=LOCK_SECONDS)
+    lock = link_lock(runtime, integration_id, *subject)
     waiting = _key("waiting", integration_id, *subject)
     me = f"{side}:{issue_id}"
     if not lock.acquire(blocking=False):

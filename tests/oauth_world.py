@@ -168,6 +168,7 @@ def oauth_world(
                 oauth_token_url=f"{sandbox.url}/oauth/token",
                 oauth_resources_url=f"{sandbox.url}/oauth/token/accessible-resources",
                 oauth_api_base=f"{sandbox.url}/ex/jira",
+                oauth_revoke_url=f"{sandbox.url}/oauth/revoke",
             )
             sandbox.register_oauth_client(
                 CLIENT_ID,

@@ -1,226 +1,206 @@
-"""Disconnect & clean up, against the in-process world (sandbox over HTTP, real
-PostgreSQL and Redis): every sync label, link property and attribution line goes, all
-other comment content stays, a second run changes nothing, a stopped run resumes, and the
-dry run's counts equal what was removed."""
+"""Disconnect & clean up over HTTP and on uninstall, in the two-site world of
+tests/cleanup_world.py plus another workspace (Tandem installed on gamma, syncing there):
+the JSON endpoints start and poll a run of the caller's own workspace only; uninstall
+stops all sync at once, cleans the connected site (never calling the installed one, which
+no longer accepts Tandem), revokes the grant, destroys the key and schedules deletion; a
+re-install within the grace period cancels the deletion and resurrects nothing; the other
+workspace is untouched throughout."""
 
 from __future__ import annotations
 
-import json
+import uuid
 from collections.abc import Iterator
-from functools import partial
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from rq import Queue, SimpleWorker
+import requests
 from sqlalchemy import select
 
-from compliance.cleanup import cleanup_progress, plan_cleanup, run_cleanup
-from compliance.cleanup_jobs import start_cleanup
+from compliance.cleanup_runs import active_key
+from compliance.cleanup_scope import UNINSTALLED
 from config import Settings
-from models.audit import AuditEvent
+from models.deletion_requests import GRACE_PERIOD, scheduled_deletion
+from models.installations import Installation
+from models.integration_config import create_integration
+from models.integrations import Integration
+from models.sync_attempts import SyncAttempt
+from models.tenants import Tenant
 from runtime import Runtime
-from sync.markers import ATTRIBUTION_PREFIX, LINK_PROPERTY, SYNC_LABEL
-from tests.sync_world import World, sync_world
+from sync.dispatch import enqueue_reconcile
+from tests.cleanup_world import CleanupWorld, assert_clean, cleanup_world, marks, totals
+from tests.support.connect_tokens import secret_token
 
-dumps = partial(json.dumps, ensure_ascii=False)
-ISSUES = 10  # the issue asks for 50; see populate()
-TWO_WAY = {
-    "name": "ALP with ALPR, cleaned up",
-    "direction": "two_way",
-    "fields": ["summary", "comments"],
-}
-RICH = {
-    "type": "doc",
-    "version": 1,
-    "content": [
-        {
-            "type": "paragraph",
-            "content": [{"type": "text", "text": "Bold", "marks": [{"type": "strong"}]}],
-        },
-        {
-            "type": "bulletList",
-            "content": [
-                {
-                    "type": "listItem",
-                    "content": [
-                        {"type": "paragraph", "content": [{"type": "text", "text": "one"}]}
-                    ],
-                }
-            ],
-        },
-    ],
-}
+APP_KEY = "io.tandem.cleanup-uninstall"
 
 
-def _world(settings: Settings, runtime: Runtime, app_key: str) -> Iterator[World]:
-    with sync_world(settings, runtime, app_key, TWO_WAY) as built:
-        populate(built)
+@dataclass
+class Other:
+    """Another workspace: Tandem installed on gamma, mirroring GAM to GAMR."""
+
+    tenant_id: uuid.UUID
+    client_key: str
+    integration_id: uuid.UUID
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings, runtime: Runtime) -> Iterator[CleanupWorld]:
+    with cleanup_world(settings, runtime, APP_KEY, pairs=6, other_pairs=2) as built:
         yield built
 
 
-@pytest.fixture
-def world(settings: Settings, runtime: Runtime) -> Iterator[World]:
-    yield from _world(settings, runtime, "io.tandem.cleanup")
-
-
-@pytest.fixture
-def world_b(settings: Settings, runtime: Runtime) -> Iterator[World]:
-    yield from _world(settings, runtime, "io.tandem.cleanup-resume")
-
-
-def populate(world: World) -> None:
-    """ISSUES issues, half born on each project, with 1-2 comments each written on both
-    sides, all mirrored. (Each issue costs about 0.3 s of settling; 50 would be ~15 s
-    per world.)"""
-    for index in range(ISSUES):
-        project = "ALP" if index % 2 == 0 else "ALPR"
-        created = world.control("POST", "/issues", project=project, summary=f"Issue {index}")
-        world.control("POST", f"/issues/{created['key']}/comments", body=f"First\n\nof {index}")
+@pytest.fixture(scope="module")
+def other(world: CleanupWorld) -> Other:
+    installed = world.oauth.sandbox.install("gamma", f"{world.oauth.url}/atlassian-connect.json")
+    assert installed["installed"], installed
+    tenant_id = world.runtime.db.directory_lookup("connect_client_key", installed["clientKey"])
+    assert tenant_id is not None and tenant_id != world.tenant_id
+    with world.runtime.db.tenant_session(tenant_id) as session:
+        end = {"kind": "installation", "id": str(session.execute(select(Installation.id)).scalar())}
+        integration = create_integration(
+            session,
+            {
+                "name": "GAM to GAMR",
+                "direction": "one_way",
+                "fields": ["summary"],
+                "source": {**end, "project": "GAM"},
+                "target": {**end, "project": "GAMR"},
+                "enabled": True,
+            },
+        )
+    for index in range(2):
+        world.control("gamma", "POST", "/issues", project="GAM", summary=f"Gamma {index}")
     world.settle()
-    for index, issue in enumerate(issues(world)):
-        if issue["fields"]["project"]["key"] == "ALP" and SYNC_LABEL not in labels(issue):
-            if index % 3 == 0:
-                world.control("POST", f"/issues/{issue['key']}/comments", body=RICH)
-        elif SYNC_LABEL in labels(issue) and index % 4 == 0:
-            world.control("POST", f"/issues/{issue['key']}/comments", body="From a mirror")
-            world.control("PUT", f"/issues/{issue['key']}", labels=[SYNC_LABEL, "keep-me"])
+    return Other(tenant_id, installed["clientKey"], integration.id)
+
+
+def call(
+    world: CleanupWorld, client_key: str, site: str, method: str, path: str, **body: Any
+) -> requests.Response:
+    """A Connect request from an installation (HS256 with its sharedSecret, qsh)."""
+    secret = world.oauth.sandbox.shared_secret(site, APP_KEY)
+    token = secret_token(secret, client_key, method, path)
+    return requests.request(
+        method,
+        f"{world.oauth.url}{path}",
+        json=body or None,
+        headers={"Authorization": f"JWT {token}"},
+        timeout=10,
+    )
+
+
+def gamma_issues(world: CleanupWorld) -> list[dict[str, Any]]:
+    return world.issues("gamma")
+
+
+def test_the_endpoints_start_and_poll_a_run_of_their_own_workspace_only(
+    world: CleanupWorld, other: Other
+) -> None:
+    alpha = world.oauth.client_key
+    workspace = {"scope": "workspace", "dry_run": True}
+    started = call(world, alpha, "alpha", "POST", "/connect/cleanup", **workspace)
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    assert started.headers["Location"] == started.json()["status_url"]
+    busy = call(world, alpha, "alpha", "POST", "/connect/cleanup", **workspace)
+    assert busy.status_code == 409 and busy.json()["run_id"] == run_id
+    path = f"/connect/cleanup/{run_id}"
+    assert call(world, alpha, "alpha", "GET", path).json()["status"] == "queued"
+    world.run_jobs()
+    polled = call(world, alpha, "alpha", "GET", path)
+    assert polled.status_code == 200 and polled.headers["Cache-Control"] == "no-store"
+    body = polled.json()
+    assert (body["status"], body["done"], body["total"], body["dry_run"]) == (
+        "finished",
+        8,
+        8,
+        True,
+    )
+    assert totals(body["planned"]) == marks(world.snapshot()) and body["removed"] == {}
+    assert "tenant" not in body
+
+    assert call(world, other.client_key, "gamma", "GET", path).status_code == 404
+    assert call(world, alpha, "alpha", "GET", "/connect/cleanup/not-a-run").status_code == 404
+    foreign = {"scope": "integration", "integration_id": str(other.integration_id)}
+    refused = call(world, alpha, "alpha", "POST", "/connect/cleanup", **foreign, dry_run=True)
+    assert refused.status_code == 404
+    for bad in (
+        {"scope": "workspace"},
+        {"scope": "workspace", "dry_run": "yes"},
+        {"scope": "integration", "dry_run": True},
+        {"scope": "workspace", "integration_id": str(world.two_way), "dry_run": True},
+        {"scope": "everything", "dry_run": True},
+    ):
+        answer = call(world, alpha, "alpha", "POST", "/connect/cleanup", **bad)
+        assert answer.status_code == 400 and "invalid clean-up request" in answer.text, bad
+    anonymous = requests.post(f"{world.oauth.url}/connect/cleanup", json={}, timeout=10)
+    assert anonymous.status_code == 401
+
+
+def test_uninstall_stops_sync_cleans_the_connected_site_only_and_a_reinstall_resurrects_nothing(
+    world: CleanupWorld, other: Other
+) -> None:
+    runtime, tenant = world.runtime, world.tenant_id
+    beta_issue = next(i for i in world.issues("beta") if i["key"] == "BET-1")
+    enqueue_reconcile(runtime, tenant, world.two_way, "target", beta_issue["id"])  # waits
+    before, gamma_before = world.snapshot(), gamma_issues(world)
+    connection = world.oauth.connection("beta")
+
+    answer = world.oauth.sandbox.control(
+        "POST", "/uninstall", {"site": "alpha", "app_key": APP_KEY}
+    )
+    assert answer["uninstalled"], answer
+    with runtime.db.tenant_session(tenant) as session:  # at once, before any job ran
+        assert {i.enabled for i in session.execute(select(Integration)).scalars()} == {False}
+        assert session.execute(select(Installation.status)).scalar_one() == "uninstalled"
+        deletion = scheduled_deletion(session)
+        assert deletion is not None
+        remaining = deletion.delete_after - datetime.now(UTC)
+        assert GRACE_PERIOD - timedelta(minutes=1) < remaining <= GRACE_PERIOD
+    run_id = runtime.redis.get(active_key(tenant)).decode()
+    assert (world.view(run_id)["status"], world.view(run_id)["cause"]) == ("queued", "uninstall")
+
     world.settle()
-
-
-def issues(world: World) -> list[dict[str, Any]]:
-    """Every issue of the site, read one by one through the control plane."""
-    keys = [issue["key"] for issue in world.control("GET", "/issues")]
-    return [world.control("GET", f"/issues/{key}") for key in keys]
-
-
-def labels(issue: dict[str, Any]) -> list[str]:
-    return issue["fields"]["labels"]
-
-
-def comment_bodies(issue: dict[str, Any]) -> dict[str, Any]:
-    return {c["id"]: c["body"] for c in issue["fields"]["comment"]["comments"]}
-
-
-def totals(counts: dict[str, dict[str, int]]) -> dict[str, int]:
-    summed = {"labels": 0, "properties": 0, "attributions": 0}
-    for row in counts.values():
-        for kind, count in row.items():
-            summed[kind] += count
-    return summed
-
-
-def expected_after(before: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each comment as it should be: a copy loses exactly its last (attribution)
-    paragraph, and then equals the comment it copies; anything else is unchanged."""
-    expected: dict[str, dict[str, Any]] = {}
-    for issue in before:
-        bodies = {}
-        for comment_id, body in comment_bodies(issue).items():
-            last = body["content"][-1]
-            if ATTRIBUTION_PREFIX in dumps(last):
-                body = {**body, "content": body["content"][:-1]}
-            bodies[comment_id] = body
-        expected[issue["key"]] = bodies
-    return expected
-
-
-def assert_clean(world: World, expected: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    after = issues(world)
-    assert {issue["key"] for issue in after} == set(expected)
-    for issue in after:
-        assert SYNC_LABEL not in labels(issue), issue["key"]
-        assert LINK_PROPERTY not in issue["properties"], issue["key"]
-        assert ATTRIBUTION_PREFIX not in dumps(issue), issue["key"]
-        assert comment_bodies(issue) == expected[issue["key"]], issue["key"]
-    return after
-
-
-def originals(before: list[dict[str, Any]]) -> list[Any]:
-    """Every comment body that is not a copy, to compare with the copies after."""
-    return sorted(
-        dumps(body, sort_keys=True)
-        for issue in before
-        for body in comment_bodies(issue).values()
-        if ATTRIBUTION_PREFIX not in dumps(body)
+    run = world.view(run_id)
+    alpha_url = world.oauth.sandbox.site_url("alpha")
+    assert run["status"] == "finished" and run["failed"] == 0
+    assert run["unreachable"] == [{"site": alpha_url, "reason": UNINSTALLED}]
+    assert alpha_url not in run["calls"] and run["calls"][world.connection_site] > 0
+    assert set(run["removed"]) == {world.connection_site}
+    assert totals(run["removed"]) == marks({"beta": before["beta"]})
+    assert_clean(world, {"beta": before["beta"]})
+    assert world.issues("alpha") == before["alpha"], "the installed site is never called"
+    (gone,) = run["disconnected"]
+    assert (gone["connection"], gone["grant"], gone["key_destroyed"]) == (
+        str(connection.id),
+        "revoked",
+        True,
     )
+    assert world.oauth.connection("beta").status == "disconnected"
+    assert world.oauth.grant_or_none("beta") is None
+    with runtime.db.tenant_session(tenant) as session:
+        skipped = session.execute(
+            select(SyncAttempt.outcome, SyncAttempt.error).order_by(SyncAttempt.id.desc())
+        ).first()
+    assert skipped == ("skipped", "the integration is disabled or paused")
+    assert [e.action for e in world.oauth.audits("workspace.sync_stopped")] == [
+        "workspace.sync_stopped"
+    ]
 
+    assert gamma_issues(world) == gamma_before, "another workspace is untouched"
+    with runtime.db.tenant_session(other.tenant_id) as session:
+        assert session.get(Integration, other.integration_id).enabled
+        assert scheduled_deletion(session) is None
+        assert session.execute(select(Tenant.status)).scalar_one() == "active"
 
-def test_cleanup_removes_every_marker_and_a_second_run_nothing(world: World) -> None:
-    before = issues(world)
-    mirrors = [issue for issue in before if SYNC_LABEL in labels(issue)]
-    copies = sum(
-        ATTRIBUTION_PREFIX in dumps(body)
-        for issue in before
-        for body in comment_bodies(issue).values()
-    )
-    assert len(mirrors) == ISSUES and copies >= ISSUES + 2
-    assert sum("keep-me" in labels(issue) for issue in mirrors) >= 1
-
-    plan = plan_cleanup(world.runtime, world.tenant_id, world.integration_id)
-    assert plan["links"] == ISSUES and plan["unreachable"] == []
-    assert totals(plan["counts"]) == {
-        "labels": ISSUES,
-        "properties": ISSUES,
-        "attributions": copies,
-    }
-
-    result = run_cleanup(world.runtime, world.tenant_id, world.integration_id)
-    world.settle()  # our own edits' webhooks: the disabled integration adds nothing back
-    assert result["status"] == "finished" and result["done"] == result["total"] == ISSUES
-    assert result["removed"] == result["planned"] == plan["counts"]
-    after = assert_clean(world, expected_after(before))
-    assert any("keep-me" in labels(issue) for issue in after), "other labels stay"
-    copies_now = sorted(
-        dumps(body, sort_keys=True) for issue in after for body in comment_bodies(issue).values()
-    )
-    # Every copy now equals its original, so each original text appears exactly twice.
-    assert copies_now == sorted(originals(before) * 2)
-
-    second = run_cleanup(world.runtime, world.tenant_id, world.integration_id)
-    assert (
-        totals(second["removed"])
-        == totals(second["planned"])
-        == dict.fromkeys(("labels", "properties", "attributions"), 0)
-    )
-    assert issues(world) == after, "a second run changes nothing"
-
-
-def test_a_stopped_run_resumes_as_a_job_to_the_same_end(world_b: World) -> None:
-    world = world_b
-    before = issues(world)
-    plan = plan_cleanup(world.runtime, world.tenant_id, world.integration_id)
-
-    stopped = run_cleanup(world.runtime, world.tenant_id, world.integration_id, stop_after=4)
-    assert stopped["status"] == "stopped" and (stopped["done"], stopped["total"]) == (4, ISSUES)
-    assert cleanup_progress(world.runtime, world.integration_id) == {
-        "done": 4,
-        "total": ISSUES,
-        "status": "stopped",
-    }
-    halfway = issues(world)
-    assert 0 < sum(SYNC_LABEL in labels(issue) for issue in halfway) < ISSUES
-
-    start_cleanup(world.runtime, world.tenant_id, world.integration_id, actor="admin@example")
-    queue = Queue("maintenance", connection=world.runtime.redis)
-    SimpleWorker([queue], connection=world.runtime.redis).work(burst=True)
-    assert cleanup_progress(world.runtime, world.integration_id) == {
-        "done": ISSUES,
-        "total": ISSUES,
-        "status": "finished",
-    }
-    assert_clean(world, expected_after(before))
-    result = run_cleanup(world.runtime, world.tenant_id, world.integration_id)
-    assert totals(result["removed"]) == dict.fromkeys(("labels", "properties", "attributions"), 0)
-
-    with world.runtime.db.tenant_session(world.tenant_id) as session:
-        events = session.execute(
-            select(AuditEvent.action, AuditEvent.details)
-            .where(AuditEvent.subject == str(world.integration_id))
-            .order_by(AuditEvent.id)
-        ).all()
-    runs = [(action, details) for action, details in events if "cleanup" in action]
-    assert [action for action, _ in runs] == [
-        "integration.cleanup_started",
-        "integration.cleanup_finished",
-    ] * 2
-    assert runs[0][1]["counts"] == plan["counts"] == runs[1][1]["counts"]
+    reinstalled = world.oauth.sandbox.install("alpha", f"{world.oauth.url}/atlassian-connect.json")
+    assert reinstalled["installed"], reinstalled
+    with runtime.db.tenant_session(tenant) as session:
+        assert scheduled_deletion(session) is None
+        assert session.execute(select(Tenant.status)).scalar_one() == "active"
+        assert session.execute(select(Installation.status)).scalar_one() == "installed"
+        assert {i.enabled for i in session.execute(select(Integration)).scalars()} == {False}
+    assert world.oauth.connection("beta").status == "disconnected"
+    (event,) = world.oauth.audits("installation.reinstalled")
+    assert event.details["deletion_cancelled"] is True

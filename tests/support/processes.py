@@ -17,6 +17,8 @@ from pathlib import Path
 
 import redis
 
+from config import OAUTH_URLS, Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -47,6 +49,26 @@ def tandem_env(
         "REDIS_URL": redis_url,
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
+    }
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process load ``settings`` (a test world's: its
+    base URL, app key, OAuth client and endpoints, Redis and keyring), for a worker."""
+    return {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "TANDEM_ENV": "test",
+        "TANDEM_KEK_KEYRING": settings.kek_keyring_path,
+        "TANDEM_BASE_URL": settings.base_url,
+        "TANDEM_APP_KEY": settings.app_key,
+        "TANDEM_SECRET_KEY": settings.secret_key,
+        "CONNECT_INSTALL_KEYS_URL": settings.connect_install_keys_url,
+        "REDIS_URL": settings.redis_url,
+        "OAUTH_CLIENT_ID": settings.oauth_client_id,
+        "OAUTH_CLIENT_SECRET": settings.oauth_client_secret,
+        **{name: getattr(settings, field) for field, name in OAUTH_URLS.items()},
+        "WORKER_PROCESSES": "1",
     }
 
 
