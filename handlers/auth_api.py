@@ -26,8 +26,8 @@ from auth.totp import TotpError, second_factor_action
 from handlers.session_cookie import (
     account_service,
     clear_session_cookie,
-    current_session,
     refuse,
+    rotate_session,
     set_session_cookie,
 )
 
@@ -47,12 +47,8 @@ def sign_in_refused() -> Response:
 
 
 def start_session(tenant_id: Any, account_id: Any) -> tuple[Response, str]:
-    """End the session the request came with, open a new one; (response, CSRF token)."""
-    service = account_service()
-    old = current_session()
-    if old is not None:
-        service.sessions.end(old)
-    session_id, record = service.sessions.create(tenant_id, account_id)
+    """A new session for the account (the old one ends); (response, CSRF token)."""
+    session_id, record = rotate_session(tenant_id, account_id)
     response = jsonify(account_id=str(account_id), csrf_token=record.csrf_token)
     set_session_cookie(response, session_id)
     response.headers["Cache-Control"] = "no-store"

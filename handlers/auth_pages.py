@@ -32,7 +32,7 @@ from handlers.auth_api import RESET_ASKED, SIGN_IN_REFUSED
 from handlers.session_cookie import (
     account_service,
     clear_session_cookie,
-    current_session,
+    rotate_session,
     secure,
     set_session_cookie,
 )
@@ -94,11 +94,7 @@ def login() -> ResponseReturnValue:
         if result.outcome == TOTP_REQUIRED:
             error = "enter the code from your authenticator app"
         return _render("auth/login.html", 401, title=title, next=nxt, email=email, error=error)
-    service = account_service()
-    old = current_session()
-    if old is not None:
-        service.sessions.end(old)
-    session_id, _ = service.sessions.create(result.tenant_id, result.account_id)
+    session_id, _ = rotate_session(result.tenant_id, result.account_id)
     response = redirect(nxt, code=303)
     set_session_cookie(response, session_id)
     return response

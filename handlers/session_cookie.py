@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Response, current_app, jsonify, request
 
 from auth.accounts import AccountService
@@ -27,6 +29,16 @@ def cookie_name() -> str:
 def current_session() -> SessionRecord | None:
     """The live session the request's cookie names, if any."""
     return account_service().sessions.find(request.cookies.get(cookie_name()))
+
+
+def rotate_session(tenant_id: uuid.UUID, account_id: uuid.UUID) -> tuple[str, SessionRecord]:
+    """End the session the request came with (if any) and open a new one: every sign-in
+    gets a new id, so a planted or stolen pre-sign-in cookie is worth nothing."""
+    service = account_service()
+    old = current_session()
+    if old is not None:
+        service.sessions.end(old)
+    return service.sessions.create(tenant_id, account_id)
 
 
 def set_session_cookie(response: Response, session_id: str) -> None:
