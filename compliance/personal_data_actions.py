@@ -53,6 +53,7 @@ def erase_accounts(
         outcome.counts["audit_rows_naming"] = stores.audit_mentions(session, accounts)
     outcome.counts["attributions"] = rewrite.edited
     outcome.counts["sync_logs"] = stores.erase_sync_logs(runtime, tenant_id, accounts)
+    outcome.counts["sealed_sync_logs"] = stores.erase_sealed_logs(runtime, tenant_id, accounts)
     outcome.counts["raw_responses"] = stores.delete_raw_responses(runtime, tenant_id)
     for account in accounts:
         forget_account(tenant_id, account)

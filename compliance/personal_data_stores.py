@@ -16,13 +16,15 @@ from typing import Any
 from sqlalchemy import Text, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from compliance.personal_data_payloads import ERASED, redact
+from compliance.personal_data_payloads import ERASED, mentions, redact
+from keys.aead import InvalidCiphertext
 from models.accounts import Membership
 from models.audit import AuditEvent
 from models.connections import Connection
 from models.installations import Installation
 from models.integrations import Integration
 from models.links import CommentLink
+from models.sync_attempts import SyncAttempt, attempt_details
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from sync.sites import app_account_key
@@ -32,12 +34,17 @@ from sync.sites import app_account_key
 PLAIN_ID = re.compile(r"^[A-Za-z0-9:._-]+$")
 PEOPLE_KEYS = "tandem:people:"
 SCAN_COUNT = 500
+SEALED_PAGE = 500
 _SYNC_LOGS = (
     "UPDATE sync_attempts SET details = replace(details::text, :a, :erased)::jsonb, "
     "error = replace(error, :a, :erased) "
     "WHERE tenant_id = :t AND (strpos(details::text, :a) > 0 OR strpos(error, :a) > 0)"
 )
 _RAW_RESPONSES = "DELETE FROM raw_responses WHERE tenant_id = :t"
+_BLANK_SEALED = (
+    "UPDATE sync_attempts SET sealed_details = NULL, seal_id = NULL "
+    "WHERE tenant_id = :t AND id = ANY(:ids)"
+)
 
 
 def _strpos_any(column: Any, accounts: set[str]) -> Any:
@@ -131,6 +138,35 @@ def erase_sync_logs(runtime: Runtime, tenant_id: uuid.UUID, accounts: set[str]) 
         for account in sorted(accounts)
         if PLAIN_ID.match(account)
     )
+
+
+def erase_sealed_logs(runtime: Runtime, tenant_id: uuid.UUID, accounts: set[str]) -> int:
+    """Drop the sealed detailed part of sync attempts naming an account (the minimal row
+    stays). Only the tenant's log key reads them, so each is opened to look; one that no
+    longer opens cannot be read by anyone and is left to retention."""
+    doomed: list[int] = []
+    last = 0
+    while True:
+        with runtime.db.tenant_session(tenant_id) as session:
+            rows = list(
+                session.execute(
+                    select(SyncAttempt)
+                    .where(SyncAttempt.sealed_details.is_not(None), SyncAttempt.id > last)
+                    .order_by(SyncAttempt.id)
+                    .limit(SEALED_PAGE)
+                ).scalars()
+            )
+            for row in rows:
+                try:
+                    opened = attempt_details(session, runtime.keys, row)
+                except InvalidCiphertext:
+                    continue
+                if mentions(list(opened), accounts):
+                    doomed.append(row.id)
+        if len(rows) < SEALED_PAGE:
+            break
+        last = rows[-1].id
+    return _as_maintenance(runtime, tenant_id, _BLANK_SEALED, ids=doomed) if doomed else 0
 
 
 def delete_raw_responses(runtime: Runtime, tenant_id: uuid.UUID) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from compliance.personal_data import BATCH, report_accounts, tenants_to_report, updated_at
 from compliance.personal_data_jobs import report_personal_data_job
 from compliance.personal_data_payloads import ERASED, redact
+from compliance.retention import set_retention
 from config import Settings
 from models.accounts import Membership
 from models.atlassian_accounts import AtlassianAccount, note_accounts
@@ -29,7 +30,7 @@ from models.installations import Installation, create_installation
 from models.integrations import Integration
 from models.links import CommentLink
 from models.raw_responses import RawResponse
-from models.sync_attempts import SyncAttempt, record_attempt
+from models.sync_attempts import SyncAttempt, attempt_details, record_attempt
 from models.webhook_events import WebhookEvent
 from runtime import Runtime
 from sync.accounts_seen import payload_accounts
@@ -283,6 +284,41 @@ def test_a_429_is_waited_out_and_the_batch_sent_again(world: World) -> None:
         datetime.fromisoformat(reports[0]["at"].replace("Z", "+00:00"))
     )
     assert waited.total_seconds() >= 1
+
+
+def test_sealed_sync_logs_naming_a_closed_account_lose_their_detailed_part(world: World) -> None:
+    margaret = _humans(world)[2]
+    with world.runtime.db.tenant_session(world.tenant_id) as session:
+        set_retention(session, seal_sync_logs=True)
+        note_accounts(session, "installation", _installation(world).id, [margaret])
+    world.runtime.log_policies.forget(world.tenant_id)
+    for key, words in (("S-1", f"User '{margaret}' cannot be assigned"), ("S-2", "fine")):
+        record_attempt(
+            world.runtime.db,
+            world.tenant_id,
+            world.runtime.log_policies,
+            issue_key=key,
+            action="update",
+            outcome="failed",
+            error=words,
+            details={"note": words},
+            duration_ms=1,
+        )
+    world.sandbox.close_account(margaret)
+
+    result = report_accounts(world.runtime, world.tenant_id)
+
+    assert result.erased["sealed_sync_logs"] == 1
+    with world.runtime.db.tenant_session(world.tenant_id) as session:
+        rows = {a.issue_key: a for a in session.execute(select(SyncAttempt)).scalars()}
+        assert (rows["S-1"].sealed_details, rows["S-1"].details, rows["S-1"].error) == (
+            None,
+            {},
+            None,
+        )
+        assert rows["S-1"].action == "update"  # the minimal row stays
+        kept = attempt_details(session, world.runtime.keys, rows["S-2"])
+        assert kept == ({"note": "fine"}, "fine") and rows["S-2"].sealed_details is not None
 
 
 def test_another_tenants_accounts_are_neither_reported_nor_touched(
