@@ -84,16 +84,23 @@ def open_issue(page: Page, stack: ProcessStack, key: str) -> Any:
     return page.frame_locator("iframe[title='Tandem sync']")
 
 
+def synced_panel(page: Page, stack: ProcessStack, runtime: Runtime, summary: str) -> tuple:
+    """A newly mirrored issue open in the issue view: its key, its mirror's key, the
+    panel's frame and the mirror's item, which shows the sync."""
+    key, mirror = mirrored(stack, runtime, summary)
+    panel = open_issue(page, stack, key)
+    item = panel.locator("li.mirror")
+    expect(item.locator("[data-field=other_key]")).to_have_text(mirror)
+    expect(item.locator("[data-field=outcome_words]")).to_have_text("Synced")
+    return key, mirror, panel, item
+
+
 def test_the_panel_lists_the_mirror_follows_a_sync_and_syncs_on_request(
     page: Page, stack: ProcessStack, runtime: Runtime
 ) -> None:
-    key, mirror = mirrored(stack, runtime, "Shown in a real browser")
-    panel = open_issue(page, stack, key)
-    item = panel.locator("li.mirror")
+    key, mirror, panel, item = synced_panel(page, stack, runtime, "Shown in a real browser")
     link = item.locator("[data-field=other_key]")
-    expect(link).to_have_text(mirror)
     assert link.get_attribute("href") == f"{stack.sandbox.site_url(SITE)}/browse/{mirror}"
-    expect(item.locator("[data-field=outcome_words]")).to_have_text("Synced")
     synced = item.locator("[data-field=last_synced]")
     first = synced.get_attribute("datetime")
     assert first
@@ -143,10 +150,7 @@ def test_inside_jira_the_panel_takes_its_tokens_from_ap(
 def test_a_failed_sync_reads_in_plain_words(
     page: Page, stack: ProcessStack, runtime: Runtime
 ) -> None:
-    key, _ = mirrored(stack, runtime, "Headed nowhere")
-    panel = open_issue(page, stack, key)
-    item = panel.locator("li.mirror")
-    expect(item.locator("[data-field=outcome_words]")).to_have_text("Synced")
+    key, _, _, item = synced_panel(page, stack, runtime, "Headed nowhere")
     control(stack, "PUT", f"/issues/{key}", status="Done")
     error = item.locator("[data-field=error]")
     expect(error).to_be_visible(timeout=WAIT * 1000)
