@@ -17,7 +17,14 @@ from jira.errors import JiraError
 from models.forge_lifecycle import reinstall_forge_site, uninstall_forge_site
 from schemas import InvalidPayload, validate
 from sync.forge_events import event_identifier, webhook_body
-from sync.forge_remote import MissingSystemToken, UnknownInstallation, keep_token, site_for
+from sync.forge_remote import (
+    MissingSystemToken,
+    UnknownInstallation,
+    identity,
+    keep_token,
+    site_base_url,
+    site_for,
+)
 from sync.inbox import Arrival
 from sync.sites import is_known_own_change
 
@@ -64,13 +71,18 @@ def lifecycle() -> ResponseReturnValue:
         abort(400, description=str(error))
     except JiraError:
         abort(503, description="Jira could not be reached to install the site; retry")
-    if event == INSTALLED and site.status != "installed":
-        site = reinstall_forge_site(rt.db, site)
+    if event == INSTALLED and not site.new and not site.connect:
+        try:  # a re-install: the site may have a new URL
+            site = reinstall_forge_site(rt.db, site, site_base_url(rt, identity(invocation), token))
+        except (MissingSystemToken, JiraError):
+            site = reinstall_forge_site(rt.db, site, None)
+    elif event == INSTALLED and site.status != "installed":
+        site = reinstall_forge_site(rt.db, site, None)
     if event == UNINSTALLED:
         if site.status == "installed":
             uninstall_forge_site(rt.db, site)
     else:
-        keep_token(rt, site, invocation, token)
+        keep_token(rt, site, invocation, token, look=True)
     rt.forge_sites.forget(invocation.installation_id)
     return "", 204
 
@@ -104,7 +116,7 @@ def product_event() -> ResponseReturnValue:
 
 
 @forge.post("/forge/scheduled")
-@forge_invocation()
+@forge_invocation(look=True)
 def scheduled() -> ResponseReturnValue:
     """The hourly trigger: its token (kept by the decorator) wakes waiting work."""
     return "", 204

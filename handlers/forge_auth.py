@@ -48,10 +48,10 @@ def verified() -> tuple[Invocation, SystemToken | None]:
     return invocation, system_token_from(request.headers.get(SYSTEM_TOKEN_HEADER))
 
 
-def forge_invocation() -> Callable[[View], View]:
+def forge_invocation(look: bool = False) -> Callable[[View], View]:
     """Require a FIT from an installed site of this app. The site (a ForgeSite) is in
     ``g.forge`` and the invocation in ``g.invocation``; a newer app system token the
-    call carries is kept."""
+    call carries is kept (``look``: compared with the one stored, not the one cached)."""
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -66,7 +66,7 @@ def forge_invocation() -> Callable[[View], View]:
                 return refused(str(error))
             if site.status != "installed":
                 return refused("the app was uninstalled from this site")
-            keep_token(runtime(), site, invocation, token)
+            keep_token(runtime(), site, invocation, token, look)
             g.forge, g.invocation = site, invocation
             return view(*args, **kwargs)
 

@@ -57,20 +57,24 @@ class ForgeSite:
     installation_id: uuid.UUID  # the installations row
     forge_id: uuid.UUID  # the forge_installations row
     cloud_id: str
+    api_base_url: str
     status: str
     token_expires_at: datetime | None
     connect: bool  # the site also has a Connect installation
+    new: bool = False  # made by this call (installed or carried over from Connect)
 
 
-def _site(forge: ForgeInstallation, installation: Installation) -> ForgeSite:
+def _site(forge: ForgeInstallation, installation: Installation, new: bool = False) -> ForgeSite:
     return ForgeSite(
         tenant_id=forge.tenant_id,
         installation_id=forge.installation_id,
         forge_id=forge.id,
         cloud_id=forge.cloud_id,
+        api_base_url=forge.api_base_url,
         status=forge.status,
         token_expires_at=forge.token_expires_at,
         connect=installation.client_key is not None,
+        new=new,
     )
 
 
@@ -141,7 +145,7 @@ def adopt_connect_site(db: Database, keys: KeyService, who: ForgeIdentity) -> Fo
                 forge_installation_id=who.installation_id,
                 cloud_id=who.cloud_id,
             )
-            return _site(forge, installation)
+            return _site(forge, installation, new=True)
     except IntegrityError:  # a concurrent first invocation attached it first
         return find_forge_site(db, who.installation_id)
 
@@ -184,7 +188,7 @@ def install_forge_site(
                 through="forge",
                 forge_installation_id=who.installation_id,
             )
-            return _site(forge, installation)
+            return _site(forge, installation, new=True)
     except IntegrityError:
         found = find_forge_site(db, who.installation_id)
         if found is None:
@@ -192,9 +196,9 @@ def install_forge_site(
         return found
 
 
-def reinstall_forge_site(db: Database, site: ForgeSite) -> ForgeSite:
-    """An ``installed`` event for a known Forge installation: active again, and a pending
-    deletion (from an earlier uninstall) is cancelled."""
+def reinstall_forge_site(db: Database, site: ForgeSite, base_url: str | None) -> ForgeSite:
+    """An ``installed`` event for a known Forge installation: active again (with the
+    site's URL as Jira now says it), and a pending deletion is cancelled."""
     with db.tenant_session(site.tenant_id) as session:
         forge = session.get_one(ForgeInstallation, site.forge_id, with_for_update=True)
         installation = session.get_one(Installation, forge.installation_id)
@@ -202,6 +206,7 @@ def reinstall_forge_site(db: Database, site: ForgeSite) -> ForgeSite:
         forge.status = "installed"
         if installation.client_key is None:
             installation.status = "installed"
+            installation.base_url = base_url or installation.base_url
         cancelled = cancel_deletion(session)
         record_audit(
             session,
@@ -213,6 +218,22 @@ def reinstall_forge_site(db: Database, site: ForgeSite) -> ForgeSite:
             deletion_cancelled=cancelled,
         )
         return _site(forge, installation)
+
+
+def move_api_base_url(db: Database, site: ForgeSite, api_base_url: str) -> None:
+    """Forge now routes the site's API calls elsewhere (a verified token says so)."""
+    with db.tenant_session(site.tenant_id) as session:
+        forge = session.get_one(ForgeInstallation, site.forge_id, with_for_update=True)
+        record_audit(
+            session,
+            site.tenant_id,
+            "atlassian",
+            "installation.forge_api_moved",
+            subject=str(forge.installation_id),
+            previous=forge.api_base_url,
+            api_base_url=api_base_url,
+        )
+        forge.api_base_url = api_base_url
 
 
 def uninstall_forge_site(db: Database, site: ForgeSite) -> None:

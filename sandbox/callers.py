@@ -15,7 +15,7 @@ from sandbox.oauth_http import bearer_access
 if TYPE_CHECKING:
     from sandbox.core import Sandbox
 
-CONNECT, OAUTH = "connect", "oauth"
+CONNECT, OAUTH, FORGE = "connect", "oauth", "forge"
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,17 @@ def connect_caller(sandbox: Sandbox, site: str) -> Caller:
 
 
 def oauth_caller(sandbox: Sandbox, site: str) -> Caller:
-    """An OAuth app's call: a live Bearer token whose grant covers the site; 401 otherwise."""
-    access = bearer_access(request.headers.get("Authorization"))
+    """An OAuth app's call: a live Bearer token whose grant covers the site, or a Forge
+    app's with its app system token for the installation's site; 401 otherwise."""
+    header = request.headers.get("Authorization") or ""
+    if header.startswith("Bearer "):
+        try:
+            forge = sandbox.forge.caller(header[7:].strip(), site)
+        except ValueError as exc:
+            raise GatewayError(401, "Unauthorized", str(exc)) from None
+        if forge is not None:
+            return Caller(FORGE, forge[0], site, forge[1], forge[2])
+    access = bearer_access(header)
     if site not in access.sites:
         raise GatewayError(401, "Unauthorized", "The grant does not cover this site.")
     return Caller(OAUTH, access.client_id, site, access.account_id, access.scopes)

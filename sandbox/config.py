@@ -45,6 +45,7 @@ class SandboxConfig:
     code_lifetime: float = 300.0
     refresh_token_idle_lifetime: float = 90 * DAY
     webhook_lifetime: float = 30 * DAY
+    forge_token_lifetime: float = 3600.0  # Forge app system tokens (Forge: at least 55 min)
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -58,7 +59,8 @@ class SandboxConfig:
             raise ValueError("retry delays must not be negative")
         if not is_loopback(self.host):
             raise ValueError(f"host {self.host!r}: the sandbox binds to loopback only")
-        if min(self.access_token_lifetime, self.code_lifetime, self.webhook_lifetime) <= 0:
+        lifetimes = (self.access_token_lifetime, self.code_lifetime, self.webhook_lifetime)
+        if min(*lifetimes, self.forge_token_lifetime) <= 0:
             raise ValueError("token, code and webhook lifetimes must be positive")
 
 

@@ -8,6 +8,7 @@ from sandbox.config import SandboxConfig
 from sandbox.counters import Counters
 from sandbox.dynhooks import DynamicWebhooks
 from sandbox.faults import FaultInjector
+from sandbox.forge import ForgePlatform
 from sandbox.installer import Installer
 from sandbox.keyserver import SigningKey
 from sandbox.oauth import OAuthServer
@@ -34,7 +35,14 @@ class Sandbox:
         self.dispatcher = Dispatcher(
             self.state, config.retry_delays, config.delivery_timeout, config.delivery_workers
         )
-        self.dispatcher.extra_targets = self.dynhooks.targets
+        self.forge = ForgePlatform(
+            self.state, config.seed, config.forge_token_lifetime, config.http_timeout
+        )
+        self.dispatcher.extra_targets = lambda event: [
+            *self.dynhooks.targets(event),
+            *self.forge.targets(event),
+        ]
+        self.dispatcher.forge_shot = self.forge.shot
         self.dispatcher.oauth_secrets = self._oauth_secret
 
     def _oauth_secret(self, client_id: str, account_id: str, site: str) -> tuple[str, str] | None:

@@ -190,6 +190,23 @@ class RunningSandbox:
     def reset_counters(self) -> None:
         self.control("DELETE", "/counters")
 
+    @property
+    def forge_jwks_url(self) -> str:
+        """The Forge platform's JWKS (``FORGE_JWKS_URL`` for an app behind it)."""
+        return f"{self.url}/forge/.well-known/jwks.json"
+
+    def forge_install(
+        self, site: str, manifest: dict[str, Any], variables: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Deploy a Forge app (its manifest as JSON) and install it on ``site``."""
+        return self.control(
+            "POST", "/forge/install", {"site": site, "manifest": manifest, "variables": variables}
+        )
+
+    def forge_scheduled(self, site: str, app_id: str) -> dict[str, Any]:
+        """Fire the app's scheduled trigger on ``site`` now."""
+        return self.control("POST", "/forge/scheduled", {"site": site, "app_id": app_id})
+
     def close_account(self, account_id: str) -> dict[str, Any]:
         """Close an Atlassian account (anonymised on every site; reports answer `closed`)."""
         return self.control("POST", f"/accounts/{account_id}/close")
@@ -216,6 +233,7 @@ def running_sandbox(
     oauth_clients: Iterable[OAuthClientSpec] = (),
     access_token_lifetime: float = 3600.0,
     webhook_lifetime: float = 30 * 86400.0,
+    forge_token_lifetime: float = 3600.0,
 ) -> Iterator[RunningSandbox]:
     """A sandbox on a free loopback port for the duration of the block."""
     config = SandboxConfig(
@@ -228,6 +246,7 @@ def running_sandbox(
         oauth_clients=tuple(oauth_clients),
         access_token_lifetime=access_token_lifetime,
         webhook_lifetime=webhook_lifetime,
+        forge_token_lifetime=forge_token_lifetime,
     )
     server = SandboxServer(config, _test_key())
     server.start()

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -33,7 +33,7 @@ log = logging.getLogger("sandbox.webhooks")
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
 USER_AGENT = "Atlassian Webhook HTTP Client"
 STATES = ("pending", "delivered", "rejected", "failed")
-CONNECT, OAUTH = "connect", "oauth"
+CONNECT, OAUTH, FORGE = "connect", "oauth", "forge"
 GONE = "app not installed or enabled, or its grant was revoked"
 
 
@@ -45,9 +45,10 @@ class Target:
     kind: str
     app_key: str
     url: str
-    client_key: str = ""
+    client_key: str = ""  # a Forge app's: its installation id
     account_id: str = ""
     webhook_ids: tuple[int, ...] = ()
+    body: dict[str, Any] | None = None  # another body than the event's (Forge's shape)
 
 
 # (client id, account id, site) -> (client secret, cloudId) while a live grant allows it
@@ -97,6 +98,19 @@ class Shot:
     account_id: str = ""
     cloud_id: str = ""
 
+    def headers(self, retry: int) -> dict[str, str]:
+        """Jira's webhook headers with a fresh token; the retry header on retries."""
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": self.authorization(),
+            "User-Agent": USER_AGENT,
+            "X-Atlassian-Webhook-Identifier": self.identifier,
+            "X-Atlassian-Webhook-Flow": self.flow,
+        }
+        if retry:
+            headers["X-Atlassian-Webhook-Retry"] = str(retry)
+        return headers
+
     def authorization(self) -> str:
         """A fresh token for this attempt."""
         if self.kind == OAUTH:
@@ -116,20 +130,24 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def send(shot: Shot, retry: int, timeout: float) -> Outcome:
-    """POST one webhook: fresh token, same identifier, retry header on retries."""
-    headers = {
-        "Content-Type": "application/json",
-        "Authorization": shot.authorization(),
-        "User-Agent": USER_AGENT,
-        "X-Atlassian-Webhook-Identifier": shot.identifier,
-        "X-Atlassian-Webhook-Flow": shot.flow,
-    }
-    if retry:
-        headers["X-Atlassian-Webhook-Retry"] = str(retry)
+class Sendable(Protocol):
+    """One attempt's request: a Jira webhook (Shot) or a Forge event (sandbox/forge.py)."""
+
+    url: str
+    body: bytes
+
+    def headers(self, retry: int) -> dict[str, str]: ...
+
+
+def send(shot: Sendable, retry: int, timeout: float) -> Outcome:
+    """POST one attempt: fresh token, same identifier, retry header on retries."""
     try:
         response = requests.post(
-            shot.url, data=shot.body, headers=headers, timeout=timeout, allow_redirects=False
+            shot.url,
+            data=shot.body,
+            headers=shot.headers(retry),
+            timeout=timeout,
+            allow_redirects=False,
         )
     except requests.Timeout:
         return Outcome(None, "timeout")
@@ -152,6 +170,7 @@ class Dispatcher:
     ) -> None:
         self.extra_targets: Callable[[Event], list[Target]] = lambda event: []
         self.oauth_secrets: OAuthSecrets = lambda client_id, account_id, site: None
+        self.forge_shot: Callable[[Delivery], Sendable | None] = lambda delivery: None
         self.state = state
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
@@ -189,7 +208,7 @@ class Dispatcher:
         return identifiers
 
     def _queue(self, target: Target, event: Event) -> str:
-        body = dict(event.body)
+        body = dict(event.body if target.body is None else target.body)
         if target.webhook_ids:
             body["matchedWebhookIds"] = list(target.webhook_ids)
         delivery = Delivery(
@@ -236,8 +255,10 @@ class Dispatcher:
             except RuntimeError:  # the pool was shut down while we were unlocked
                 return
 
-    def _shot(self, delivery: Delivery) -> Shot | None:
+    def _shot(self, delivery: Delivery) -> Sendable | None:
         """What to send, or None when the app may no longer get it (call unlocked)."""
+        if delivery.kind == FORGE:
+            return self.forge_shot(delivery)
         if delivery.kind == OAUTH:
             found = self.oauth_secrets(delivery.app_key, delivery.account_id, delivery.site)
             if found is None:

@@ -5,6 +5,7 @@ token, and the app system token it carries, kept if it is the newest."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from auth.errors import ConnectAuthError
 from auth.forge import Invocation, SystemToken
@@ -16,6 +17,7 @@ from models.forge_lifecycle import (
     adopt_connect_site,
     find_forge_site,
     install_forge_site,
+    move_api_base_url,
     remember_system_token,
 )
 from runtime import Runtime
@@ -62,6 +64,10 @@ def site_for(
         raise UnknownInstallation("the token's installation is not an installation of this app")
     if site.cloud_id != invocation.cloud_id:
         raise ConnectAuthError("the token's installation belongs to another site")
+    if site.api_base_url != invocation.api_base_url:
+        move_api_base_url(runtime.db, site, invocation.api_base_url)
+        runtime.forge_sites.forget(key)
+        site = replace(site, api_base_url=invocation.api_base_url)
     return site
 
 
@@ -83,14 +89,19 @@ def site_base_url(runtime: Runtime, who: ForgeIdentity, token: SystemToken | Non
 
 
 def keep_token(
-    runtime: Runtime, site: ForgeSite, invocation: Invocation, token: SystemToken | None
+    runtime: Runtime,
+    site: ForgeSite,
+    invocation: Invocation,
+    token: SystemToken | None,
+    look: bool = False,
 ) -> bool:
     """Keep the invocation's app system token if it outlives the one held, and run the
-    work that was waiting for one; True if it was kept."""
+    work that was waiting for one; True if it was kept. Without ``look`` the site as
+    cached says what is held (a token a worker dropped since shows a few seconds late)."""
     if token is None or site.status != "installed":
         return False
     held = site.token_expires_at
-    if held is not None and token.expires_at <= held:
+    if not look and held is not None and token.expires_at <= held:
         return False  # the usual case: Forge resends the token it sent last time
     kept = remember_system_token(runtime.db, runtime.keys, site, token.token, token.expires_at)
     runtime.forge_sites.forget(invocation.installation_id)

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from jira.errors import CredentialsPending
@@ -81,12 +81,14 @@ def wake_waiting(runtime: Runtime, installation_id: uuid.UUID | str) -> int:
     registry = ScheduledJobRegistry(queue=queue)
     woken = 0
     for raw in sorted(noted):
+        # Still waiting in the schedule (its hash may say "finished": the run that queued
+        # it again under its own id ended after that); otherwise it runs by itself.
+        if raw.decode() not in registry:
+            continue
         try:
             job = Job.fetch(raw.decode(), connection=runtime.redis)
         except NoSuchJobError:
             continue
-        if job.get_status() != JobStatus.SCHEDULED:
-            continue  # already queued or running: it gets the token by itself
         registry.remove(job)
         queue.enqueue_job(job)
         woken += 1
