@@ -11,6 +11,7 @@ import requests
 from rq import Queue
 from sqlalchemy import Engine
 
+from auth.forge_keys import ForgeKeys
 from auth.install_keys import InstallKeys
 from auth.installation_cache import TtlCache
 from compliance.deletion_notices import watch_deletion_notices
@@ -52,7 +53,10 @@ class Runtime:
     redis: redis.Redis
     keys: KeyService
     install_keys: InstallKeys
+    forge_keys: ForgeKeys
     installations: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
+    # Forge installations by installation id (models/forge_lifecycle.py), for a few seconds.
+    forge_sites: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
     # Which account our own writes appear as, per site (sync/sites.py), for a few seconds.
     app_accounts: TtlCache = field(default_factory=lambda: TtlCache(INSTALLATION_CACHE_SECONDS))
     redis_breaker: RedisBreaker = field(default_factory=RedisBreaker)
@@ -122,6 +126,7 @@ def build_runtime(settings: Settings) -> Runtime:
         redis=redis_client(settings.redis_url),
         keys=KeyService(kek_provider(settings), cache_seconds=settings.dek_cache_seconds),
         install_keys=InstallKeys(settings.connect_install_keys_url),
+        forge_keys=ForgeKeys(settings.forge_jwks_url),
     )
     # Deletion scheduled / cancelled notices are mailed once their transaction commits.
     watch_deletion_notices(runtime)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at, one_of, tenant_fk, uuid_pk
 
-DATA_KEY_OWNERS = ("installation", "connection", "tenant_log")
+DATA_KEY_OWNERS = ("installation", "connection", "tenant_log", "forge_installation")
 
 
 class DataKeyRecord(Base):
