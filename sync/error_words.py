@@ -37,6 +37,8 @@ CALL_WORDS = {
     "search_users": "find the assignee",
     "check_permissions": "check a person's permissions",
     "get_project": "read the project",
+    "search_projects": "list the projects",
+    "get_project_statuses": "read the project's statuses",
     "get_priorities": "read the priorities",
     "get_issue_types": "read the issue types",
     "register_webhooks": "register its webhooks",
@@ -70,7 +72,8 @@ def outcome_words(outcome: str | None, has_reason: bool = False) -> str:
 
 
 def _doing(call: str) -> str:
-    return CALL_WORDS.get(call, "talk to Jira")
+    # A call without words yet still reads as an action: "get_foo" -> "get foo".
+    return CALL_WORDS.get(call, call.replace("_", " "))
 
 
 def _refused(call: str, status: int, detail: str) -> str:
