@@ -223,6 +223,8 @@ def _finish(runtime: Runtime, spec: RunSpec, reaches: Reaches) -> None:
                 runtime, spec.tenant_id, connections, spec.actor, spec.run_id
             )
             runs.set_json(runtime.redis, spec.run_id, "disconnected", disconnected)
+            if disconnected:
+                runtime.redis.hset(runs.run_key(spec.run_id), "admin_action", ADMIN_ACTION)
     runs.finish(runtime.redis, spec, status)
     _audit(
         runtime,

@@ -208,6 +208,8 @@ def record_link(
             if count:
                 pipe.hincrby(run_key(run_id, "calls"), site, count)
         pipe.hdel(run_key(run_id), "inflight")
+        for key in _all_keys(run_id):
+            pipe.expire(key, TTL)
         pipe.execute()
 
 
@@ -279,6 +281,8 @@ def run_view(client: redis.Redis, run_id: str) -> dict[str, Any] | None:
         "errors": errors,
         "unreachable": json.loads(raw.get("unreachable") or "[]"),
         "disconnected": json.loads(raw.get("disconnected") or "[]"),
+        "admin_action": raw.get("admin_action") or None,  # what only the admin can do
+        "error": raw.get("error") or None,
         "calls": {
             site: int(n) for site, n in _decode(client.hgetall(run_key(run_id, "calls"))).items()
         },

@@ -176,6 +176,7 @@ def test_a_workspace_run_cleans_everything_then_revokes_the_grant_and_destroys_t
         "grant": "revoked",
         "key_destroyed": True,
     }
+    assert "Connected apps" in run["admin_action"]
     gone = world.oauth.connection("beta")
     assert (gone.status, gone.access_token, gone.refresh_token) == ("disconnected", None, None)
     assert "disconnected" in (gone.status_reason or "")
