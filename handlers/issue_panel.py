@@ -88,8 +88,7 @@ def page() -> ResponseReturnValue:
     if issue is None:
         problem = "Open this panel from an issue: Jira names the issue it shows."
         return render_template("issue_panel.html", problem=problem)
-    with runtime().db.tenant_session(g.connect.tenant_id) as session:
-        mirrors = issue_mirrors(session, issue)
+    mirrors = issue_mirrors(runtime().db, g.connect.tenant_id, issue)
     query = f"issueId={issue.issue_id}" if issue.issue_id else f"issueKey={issue.issue_key}"
     return render_template(
         "issue_panel.html",
@@ -118,8 +117,7 @@ def state() -> ResponseReturnValue:
     issue = _issue_or_refusal()
     if not isinstance(issue, IssueRef):
         return issue
-    with runtime().db.tenant_session(g.connect.tenant_id) as session:
-        mirrors = issue_mirrors(session, issue)
+    mirrors = issue_mirrors(runtime().db, g.connect.tenant_id, issue)
     return jsonify(mirrors=[m.as_json() for m in mirrors], allowed=_permissions())
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from models.connections import Connection
+from models.db import Database
 from models.installations import Installation
 from models.integrations import Integration
 from models.links import IssueLink
@@ -153,9 +154,10 @@ def mirror_view(session: Session, link: IssueLink, integration: Integration, sid
     )
 
 
-def issue_mirrors(session: Session, issue: IssueRef) -> list[Mirror]:
-    """Every mirror of the issue, oldest link first."""
-    return [mirror_view(session, *found) for found in links_of_issue(session, issue)]
+def issue_mirrors(db: Database, tenant_id: uuid.UUID, issue: IssueRef) -> list[Mirror]:
+    """Every mirror of the workspace's issue, oldest link first."""
+    with db.tenant_session(tenant_id) as session:
+        return [mirror_view(session, *found) for found in links_of_issue(session, issue)]
 
 
 def find_link_of_issue(
