@@ -21,6 +21,7 @@ from jira.client import JiraClient
 from jira.forge_manifest import MANIFEST
 from jira.signing import BearerCredentials
 from models.forge_installations import ForgeInstallation
+from models.installations import Installation
 from models.integration_config import create_integration
 from runtime import Runtime
 from sandbox.testing import RunningSandbox, running_sandbox
@@ -74,11 +75,14 @@ def app_client(sandbox: RunningSandbox, site: str = SITE) -> JiraClient:
 
 @dataclass
 class ForgeWorld(World):
-    """A sync world whose site installed Tandem through Forge only."""
+    """A sync world whose site installed Tandem through Forge (or Connect, for now)."""
 
     forge_installation_id: str = ""
+    url: str = ""
 
     def client(self) -> JiraClient:
+        if not self.forge_installation_id:
+            return super().client()  # installed through Connect
         return app_client(self.sandbox)  # type: ignore[arg-type]
 
     def forge_row(self) -> ForgeInstallation:
@@ -86,24 +90,47 @@ class ForgeWorld(World):
             return session.execute(select(ForgeInstallation)).scalar_one()
 
 
+def _install(
+    runtime: Runtime, sandbox: RunningSandbox, url: str, app_key: str, through: str
+) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """(tenant, installation row, Forge installation id or "") of an install through
+    Forge or through Connect."""
+    if through == "connect":
+        installed = sandbox.install(SITE, f"{url}/atlassian-connect.json")
+        assert installed["installed"], installed
+        tenant_id = runtime.db.directory_lookup("connect_client_key", installed["clientKey"])
+        assert tenant_id is not None
+        with runtime.db.tenant_session(tenant_id) as session:
+            return tenant_id, session.execute(select(Installation.id)).scalar_one(), ""
+    forge_id = install_forge(sandbox, url, app_key)
+    tenant_id = runtime.db.directory_lookup("forge_installation", forge_id)
+    assert tenant_id is not None
+    with runtime.db.tenant_session(tenant_id) as session:
+        forge = session.execute(select(ForgeInstallation)).scalar_one()
+        return tenant_id, forge.installation_id, forge_id
+
+
 @contextmanager
 def forge_sync_world(
-    settings: Settings, runtime: Runtime, app_key: str, integration: dict, **sandbox_options: Any
+    settings: Settings,
+    runtime: Runtime,
+    app_key: str,
+    integration: dict,
+    through: str = "forge",
+    **sandbox_options: Any,
 ) -> Iterator[ForgeWorld]:
-    """``sync_world``'s world, installed through Forge (no Connect install at all); a
-    sandbox seed of its own gives it sites (cloud ids) no other world's tenant holds."""
+    """``sync_world``'s world with Tandem as the Forge app's remote, installed through
+    Forge only (or, ``through="connect"``, as the Connect app first); a sandbox seed of
+    its own gives it sites (cloud ids) no other world's tenant holds."""
     sandbox_options.setdefault("seed", f"forge-{uuid.uuid4().hex[:12]}")
     with serving_later() as (url, mount):
         with running_sandbox(sites=(SITE,), **sandbox_options) as sandbox:
             app_settings = forge_settings(settings, url, app_key, sandbox)
             app = create_app(app_settings)
             mount(app)
-            forge_id = install_forge(sandbox, url, app_key)
-            tenant_id = runtime.db.directory_lookup("forge_installation", forge_id)
-            assert tenant_id is not None
+            tenant_id, installation_id, forge_id = _install(runtime, sandbox, url, app_key, through)
             with runtime.db.tenant_session(tenant_id) as session:
-                forge = session.execute(select(ForgeInstallation)).scalar_one()
-                end = {"kind": "installation", "id": str(forge.installation_id)}
+                end = {"kind": "installation", "id": str(installation_id)}
                 created = create_integration(
                     session,
                     {
@@ -117,7 +144,9 @@ def forge_sync_world(
             worker_runtime = replace(runtime, settings=app_settings)
             runtime_module._process_runtime = worker_runtime
             try:
-                yield ForgeWorld(worker_runtime, sandbox, tenant_id, created.id, app_key, forge_id)
+                yield ForgeWorld(
+                    worker_runtime, sandbox, tenant_id, created.id, app_key, forge_id, url
+                )
             finally:
                 runtime_module._process_runtime = old
             app.extensions["tandem"].close()
