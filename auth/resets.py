@@ -9,8 +9,10 @@ session of the account.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from auth.account_tokens import parse_token
 from auth.accounts import AccountService
@@ -19,7 +21,7 @@ from auth.login import unlock
 from auth.notices import reset_link
 from auth.passwords import check_new_password
 from auth.token_use import RESET_LIFETIME, TokenRefused, issue, redeem
-from models.accounts import ACCOUNT_EMAIL, Account
+from models.accounts import ACCOUNT_EMAIL, Account, AccountToken
 from models.audit import record_audit
 
 
@@ -64,6 +66,7 @@ def complete_reset(service: AccountService, raw_token: object, password: object)
             raise TokenRefused("this link is not valid: ask for a new one")
         check_new_password(password, account.email)
         set_password(service, account, str(password))
+        _retire_other_resets(session, account.id, service.now())
         actor = f"account:{account.id}"
         unlock(service, session, account, actor, reason="password reset")
         record_audit(
@@ -72,6 +75,19 @@ def complete_reset(service: AccountService, raw_token: object, password: object)
         account_id = account.id
     service.sessions.end_all(account_id)
     return account_id
+
+
+def _retire_other_resets(session: Session, account_id: uuid.UUID, now: datetime) -> None:
+    """A completed reset makes every other open reset link of the account useless."""
+    session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.account_id == account_id,
+            AccountToken.purpose == "password_reset",
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
 
 
 def set_password(service: AccountService, account: Account, password: str) -> None:

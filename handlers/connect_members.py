@@ -23,7 +23,7 @@ connect_members = Blueprint("connect_members", __name__, url_prefix="/connect")
 
 
 @connect_members.get("/members")
-@requires_role("viewer", surface="jira")
+@requires_role("admin", surface="jira", jira_admin=True)  # it lists dashboard addresses
 def list_all() -> ResponseReturnValue:
     found = list_members(account_service(), principal().tenant_id)
     return jsonify(members=[asdict(member) for member in found])

@@ -161,10 +161,12 @@ def test_a_reset_link_works_once_expires_and_ends_every_session(
     tenant = new_tenant()
     email, account_id = world.new_account(tenant)
     client, _ = world.signed_in(email)
-    token = _reset_token(world, tenant, account_id)
+    token, spare = _reset_token(world, tenant, account_id), _reset_token(world, tenant, account_id)
     body = {"token": token, "password": NEW_PASSWORD}
     assert world.client.post("/api/auth/reset/complete", json=body).status_code == 204
     assert client.get("/api/auth/session").status_code == 401  # sessions destroyed
+    other = world.client.post("/api/auth/reset/complete", json={**body, "token": spare})
+    assert other.status_code == 400  # the other open link of the account is retired
     assert world.login(email).status_code == 401
     assert world.login(email, NEW_PASSWORD).status_code == 200
     again = world.client.post("/api/auth/reset/complete", json={**body, "password": PASSWORD})

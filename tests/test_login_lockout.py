@@ -216,6 +216,13 @@ def test_the_ip_limit_answers_429_across_two_gunicorn_workers(settings: Settings
     try:
         assert wait_until(lambda: http_ok(f"{base}/healthz"), 60), web.output()
 
+        def both_workers_serve() -> bool:  # the second worker may still be booting
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda _: http_ok(f"{base}/healthz"), range(8)))
+            return len(set(re.findall(r"^<(\d+)> 200 /healthz$", web.output(), re.M))) == 2
+
+        assert wait_until(both_workers_serve, 60), web.output()
+
         def attempt(n: int) -> requests.Response:
             body = {"email": f"ip-{n}-{uuid.uuid4().hex[:6]}@example.com", "password": WRONG}
             return requests.post(f"{base}/api/auth/login", json=body, timeout=30)

@@ -248,9 +248,12 @@ def test_jira_writes_refuse_every_role_below_and_anyone_not_a_jira_admin(
 def test_in_jira_pages_show_only_their_workspace(jira: JiraWorld, new_tenant) -> None:
     other = new_tenant("elsewhere")
     email, _ = jira.accounts.new_account(other, role="owner")
-    _set_role(jira, jira.humans[1], "member")
-    listed = jira.call("GET", "/connect/members", jira.humans[3]).get_json()["members"]
-    assert [m["atlassian_account_id"] for m in listed] == [jira.humans[1]]
+    ada, grace = jira.humans[:2]  # Ada administers the site
+    _set_role(jira, grace, "member")
+    assert jira.call("GET", "/connect/members", grace).status_code == 403
+    _set_role(jira, ada, "admin")
+    listed = jira.call("GET", "/connect/members", ada).get_json()["members"]
+    assert sorted(m["atlassian_account_id"] for m in listed) == sorted([ada, grace])
     assert email not in str(listed)
 
 
