@@ -38,13 +38,18 @@ SEALED_COLUMNS: dict[tuple[str, str], str] = {
     ("installations", "shared_secret"): "the Connect sharedSecret, sealed under its DEK",
     ("connections", "access_token"): "an OAuth access token, sealed under its DEK",
     ("connections", "refresh_token"): "an OAuth refresh token, sealed under its DEK",
+    ("forge_installations", "system_token"): "a Forge app system token, sealed under its DEK",
     ("raw_responses", "body"): "a raw Jira response, sealed under the tenant's log key",
+    ("accounts", "totp_secret"): "a dashboard account's TOTP secret, sealed under its DEK",
 }
 
 # Columns left out. data_keys rows are reduced to their ids, owners and dates.
 DROPPED_COLUMNS: dict[tuple[str, str], str] = {
     ("data_keys", "wrapped"): "the data key wrapped by a KEK: key material, never exported",
     ("data_keys", "kek_id"): "which internal KEK wraps the key: infrastructure, not data",
+    ("accounts", "password_hash"): "a dashboard account's argon2id password hash: a credential",
+    ("accounts", "email_key"): "the keyed hash that finds the account at sign-in: infrastructure",
+    ("account_tokens", "token_hash"): "the digest of an invitation or reset link: a credential",
     ("sync_attempts", "sealed_details"): (
         "the detailed sync log sealed under the tenant's log key: exported opened, as the "
         "attempt's details and error"
