@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request
@@ -113,7 +114,10 @@ def request_reset() -> ResponseReturnValue:
     return _render("auth/reset_request.html", 202, title=title, notice=RESET_ASKED)
 
 
-def _new_password_page(form_id: str, action: str, title: str, button: str, run) -> Response:
+def _new_password_page(
+    form_id: str, action: str, title: str, button: str, run: Callable[[str, object], str]
+) -> Response:
+    """The new-password form of a reset or an invitation link; ``run`` redeems it."""
     token = request.values.get("token", "")
     context = {
         "form_id": form_id,

@@ -336,3 +336,38 @@ def test_account_settings_are_validated_in_plain_words() -> None:
             load_settings({**base, **extra})
     with pytest.raises(ConfigError, match="too weak for production"):
         load_settings({**production, "PASSWORD_HASH_PROFILE": "test"})
+
+
+def _form_token(page) -> str:
+    return page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
+
+
+def test_the_invitation_and_reset_forms_work_in_a_browser_way(
+    world: AccountsWorld, new_tenant
+) -> None:
+    from auth.invitations import create_invitation
+
+    tenant = new_tenant()
+    token, _, email = create_invitation(world.service, tenant, "form@example.com", "member", "t")
+    page = world.client.get(f"/auth/accept?token={token}")
+    assert page.status_code == 200 and b'id="accept-form"' in page.data
+    assert page.headers["Referrer-Policy"] == "no-referrer"  # the URL holds the token
+    form = {"token": token, "password": PASSWORD, "csrf_token": _form_token(page)}
+    done = world.client.post("/auth/accept", data=form)
+    assert done.status_code == 200 and b'id="form-notice"' in done.data
+    again = world.client.post("/auth/accept", data=form)
+    assert again.status_code == 400 and b"already used" in again.data
+
+    asked = world.client.get("/auth/reset")
+    sent = world.client.post("/auth/reset", data={"email": email, "csrf_token": _form_token(asked)})
+    assert sent.status_code == 202 and b'id="form-notice"' in sent.data
+    with world.service.runtime.db.tenant_session(tenant) as session:
+        account_id = session.execute(select(Account.id)).scalar_one()
+    reset = _reset_token(world, tenant, account_id)
+    page = world.client.get(f"/auth/reset/complete?token={reset}")
+    assert b'id="reset-complete-form"' in page.data
+    weak = {"token": reset, "password": "short", "csrf_token": _form_token(page)}
+    assert world.client.post("/auth/reset/complete", data=weak).status_code == 400
+    good = {**weak, "password": NEW_PASSWORD}
+    assert world.client.post("/auth/reset/complete", data=good).status_code == 200
+    assert world.login(email, NEW_PASSWORD).status_code == 200
