@@ -1,7 +1,9 @@
 """Password resets by an emailed, single-use link valid for one hour.
 
 Asking never says whether the address has an account (the answer is always "if it has
-one, a link is on its way"), and an unknown address does comparable work. Completing a
+one, a link is on its way"), and the request does the same work for any address: it
+queues one job with the address's directory key (auth/reset_jobs.py), and the worker
+looks the account up and emails the link. Completing a
 reset sets the new password, ends the lock and the failure count, and destroys every
 session of the account.
 """
@@ -20,39 +22,47 @@ from auth.email_keys import InvalidEmail, normalise_email
 from auth.login import unlock
 from auth.notices import reset_link
 from auth.passwords import check_new_password
+from auth.reset_jobs import queue_reset_link
 from auth.token_use import RESET_LIFETIME, TokenRefused, issue, redeem
 from models.accounts import ACCOUNT_EMAIL, Account, AccountToken
 from models.audit import record_audit
 
 
 def request_reset(service: AccountService, raw_email: object) -> None:
-    """Email a reset link when the address has an account; silent otherwise."""
+    """Queue a reset link for the address (the worker emails it only when the address has
+    an account); a malformed address is dropped. The same work either way."""
     try:
         email = normalise_email(raw_email)
     except InvalidEmail:
         return
-    key = service.email_key(email)
+    queue_reset_link(service.runtime, service.email_key(email))
+
+
+def send_reset_link(service: AccountService, email_key: str) -> bool:
+    """Issue a reset token for the account with this directory key and email its link;
+    False when there is no such account."""
     db = service.runtime.db
-    tenant_id = db.directory_lookup(ACCOUNT_EMAIL, key)
-    token = None
-    with db.tenant_session(tenant_id or uuid.uuid4()) as session:
+    tenant_id = db.directory_lookup(ACCOUNT_EMAIL, email_key)
+    if tenant_id is None:
+        return False
+    with db.tenant_session(tenant_id) as session:
         account = session.execute(
-            select(Account).where(Account.email_key == key)
+            select(Account).where(Account.email_key == email_key)
         ).scalar_one_or_none()
-        if account is not None:
-            token, _ = issue(
-                service, session, "password_reset", RESET_LIFETIME, "self", account_id=account.id
-            )
-            record_audit(
-                session,
-                account.tenant_id,
-                f"account:{account.id}",
-                "account.reset_requested",
-                subject=str(account.id),
-            )
-            email = account.email
-    if token is not None:
-        reset_link(service, email, token, int(RESET_LIFETIME.total_seconds() // 3600))
+        if account is None:
+            return False
+        token, _ = issue(
+            service, session, "password_reset", RESET_LIFETIME, "self", account_id=account.id
+        )
+        record_audit(
+            session,
+            account.tenant_id,
+            f"account:{account.id}",
+            "account.reset_requested",
+            subject=str(account.id),
+        )
+        email = account.email
+    return reset_link(service, email, token, int(RESET_LIFETIME.total_seconds() // 3600))
 
 
 def complete_reset(service: AccountService, raw_token: object, password: object) -> uuid.UUID:

@@ -8,6 +8,7 @@ from http.cookies import SimpleCookie
 
 import pyotp
 import pytest
+from rq import Queue
 from sqlalchemy import select, text
 
 from auth.passwords import PROFILES, Passwords
@@ -188,6 +189,9 @@ def test_asking_for_a_reset_never_says_whether_the_address_has_an_account(
     unknown = world.client.post("/api/auth/reset", json={"email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 202
     assert known.get_json() == unknown.get_json()
+    queued = Queue("maintenance", connection=world.service.runtime.redis).jobs
+    assert [job.func_name for job in queued] == ["auth.reset_jobs.send_reset_link_job"] * 2
+    assert all(len(job.args[0]) == 64 and "@" not in str(job.args) for job in queued)
     deliver_queued_mail(clean_mail)
     (mail,) = mail_to(clean_mail, email)
     assert mail["Subject"] == "Reset your Tandem password"
