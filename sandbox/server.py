@@ -7,20 +7,22 @@ import threading
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox import rest, rest_search, rest_users, rest_webhooks
+from sandbox import rest, rest_permissions, rest_search, rest_users, rest_webhooks
 from sandbox.config import SandboxConfig
 from sandbox.context import EXTENSION, sandbox_of
 from sandbox.control import control
 from sandbox.control_faults import control_faults
+from sandbox.control_forge import control_forge, forge_jwks
 from sandbox.control_oauth import control_oauth
 from sandbox.control_privacy import control_privacy
 from sandbox.core import Sandbox
 from sandbox.errors import register_error_handlers
+from sandbox.issue_page import issue_page
 from sandbox.keyserver import SigningKey, keys
 from sandbox.oauth_http import oauth_http
 from sandbox.rest_privacy import privacy
 
-ROUTE_MODULES = (rest_search, rest_users, rest_webhooks)  # they add routes to rest.rest
+ROUTE_MODULES = (rest_permissions, rest_search, rest_users, rest_webhooks)  # routes on rest.rest
 
 __all__ = ["SandboxServer", "create_sandbox_app", "sandbox_of"]
 
@@ -42,12 +44,15 @@ def create_sandbox_app(config: SandboxConfig, first_key: SigningKey | None = Non
         control,
         control_oauth,
         control_faults,
+        control_forge,
+        forge_jwks,
         control_privacy,
         keys,
         oauth_http,
         privacy,
     ):
         app.register_blueprint(blueprint)
+    app.register_blueprint(issue_page)  # the issue view that frames apps' panels
     sandbox.start()
     return app
 
