@@ -252,9 +252,14 @@ STEPS = (
 
 
 def test_each_change_in_a_travels_to_b_with_its_writes_only(stack: Stack) -> None:
+    each_change_travels(stack, STEPS)
+
+
+def each_change_travels(stack: Stack, steps: tuple[Step, ...]) -> None:
+    """Each of ``steps`` made in A shows in B, with only its writes and one attempt."""
     a, b, writes = create_pair(stack, "Born in A")
     assert writes == {"POST /rest/api/3/issue": 1}, writes
-    for step in STEPS:
+    for step in steps:
         writes, attempts = stack.change(
             lambda step=step: stack.control(step.method, f"/issues/{a}{step.path}", **step.body),
             lambda step=step: step.shows(stack.issue(b)),

@@ -6,7 +6,7 @@ database, as there is no HTTP API for it yet)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,21 @@ class ProcessStack:
     web_url: str
 
 
+def connect_install(runtime: Runtime, sandbox: RunningSandbox, site: str, web: str) -> uuid.UUID:
+    """Install Tandem on ``site`` as the Connect app; the tenant."""
+    installed = sandbox.control(
+        "POST", "/install", {"site": site, "descriptor_url": f"{web}/atlassian-connect.json"}
+    )
+    assert installed["installed"], installed
+    tenant_id = runtime.db.directory_lookup("connect_client_key", installed["clientKey"])
+    assert tenant_id is not None
+    return tenant_id
+
+
+# (runtime, sandbox, site, Tandem's URL) -> the tenant of the install
+Install = Callable[[Runtime, RunningSandbox, str, str], uuid.UUID]
+
+
 @contextmanager
 def process_stack(
     settings: Settings,
@@ -52,8 +67,11 @@ def process_stack(
     seed: str,
     integration: dict[str, Any],
     projects: tuple[str, str] = ("ALP", "ALPR"),
+    install: Install = connect_install,
+    env: Callable[[RunningSandbox], dict[str, str]] = lambda sandbox: {},
 ) -> Iterator[ProcessStack]:
-    """Start everything, install Tandem on ``site`` and create ``integration`` from the
+    """Start everything, install Tandem on ``site`` (as the Connect app, or as ``install``
+    says, with ``env`` added to its processes') and create ``integration`` from the
     first project to the second; stop it all afterwards."""
     redis_server = RedisServer(redis_dir)
     redis_server.start()
@@ -65,6 +83,7 @@ def process_stack(
                     settings.kek_keyring_path, port, app_key, sandbox.url, redis_server.url
                 ),
                 "SANDBOX_URL": sandbox.url,  # the sandbox's issue view may frame the panel
+                **env(sandbox),
             }
             processes = [
                 Process("web", procfile_command("web"), env),
@@ -73,16 +92,7 @@ def process_stack(
             try:
                 web = f"http://127.0.0.1:{port}"
                 assert wait_until(lambda: http_ok(f"{web}/readyz"), 60), logs(processes)
-                installed = sandbox.control(
-                    "POST",
-                    "/install",
-                    {"site": site, "descriptor_url": f"{web}/atlassian-connect.json"},
-                )
-                assert installed["installed"], (installed, logs(processes))
-                tenant_id = runtime.db.directory_lookup(
-                    "connect_client_key", installed["clientKey"]
-                )
-                assert tenant_id is not None
+                tenant_id = install(runtime, sandbox, site, web)
                 with runtime.db.tenant_session(tenant_id) as session:
                     end = {
                         "kind": "installation",
