@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -21,6 +22,10 @@ OAUTH_URLS = {
 
 
 ROOT = Path(__file__).resolve().parent
+FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+FORGE_APP_ID = re.compile(
+    r"ari:cloud:ecosystem::app/[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+)
 DEFAULT_EXPORT_DIR = ROOT / ".run" / "exports"
 DEFAULT_MAIL_DIR = ROOT / ".run" / "mail"
 MAIL_BACKENDS = ("file", "console", "ses")
@@ -52,14 +57,26 @@ class Settings:
     app_key: str = "io.tandem.jira-sync"
     connect_audiences: tuple[str, ...] = ()
     connect_install_keys_url: str = "https://connect-install-keys.atlassian.com"
+    # The local Jira stand-in (development and tests): it may frame the iframe routes.
+    sandbox_url: str = ""
     jwt_leeway_seconds: int = 30
     webhook_max_bytes: int = 256 * 1024
+    # Dashboard accounts (auth/): argon2id profile, sessions, lockout, rate limits, proxies.
+    password_hash_profile: str = "rfc9106-low-memory"  # noqa: S105 - a profile name
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    lockout_minutes: int = 15
+    auth_ip_limit: str = "30/minute"
+    auth_account_limit: str = "20/hour"
+    trusted_proxies: int = 0
     oauth_client_id: str = ""
     oauth_client_secret: str = ""
     oauth_authorize_url: str = "https://auth.atlassian.com/authorize"
     oauth_token_url: str = "https://auth.atlassian.com/oauth/token"  # noqa: S105 - a URL
     oauth_resources_url: str = "https://api.atlassian.com/oauth/token/accessible-resources"
     oauth_api_base: str = "https://api.atlassian.com/ex/jira"
+    forge_app_id: str = ""  # ari:cloud:ecosystem::app/<uuid>; empty: no Forge remote
+    forge_jwks_url: str = FORGE_JWKS_URL
     # RFC 7009 revocation, as auth.atlassian.com's metadata advertises it (docs/cleanup.md).
     oauth_revoke_url: str = "https://auth.atlassian.com/oauth/revoke"
     sentry_dsn: str = ""
@@ -96,6 +113,11 @@ class Settings:
     def oauth_redirect_url(self) -> str:
         """The callback registered with the OAuth client: ``TANDEM_BASE_URL/oauth/callback``."""
         return f"{self.base_url}/oauth/callback"
+
+    @property
+    def forge_configured(self) -> bool:
+        """Whether Tandem is the remote of a Forge app (``FORGE_APP_ID`` is set)."""
+        return bool(self.forge_app_id)
 
     @property
     def error_tracking_configured(self) -> bool:
@@ -158,14 +180,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         connect_install_keys_url=environ.get(
             "CONNECT_INSTALL_KEYS_URL", Settings.connect_install_keys_url
         ).rstrip("/"),
+        sandbox_url=environ.get("SANDBOX_URL", "").strip().rstrip("/"),
         jwt_leeway_seconds=_int(environ, "JWT_LEEWAY_SECONDS", 30),
         webhook_max_bytes=_int(environ, "WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024),
+        password_hash_profile=environ.get("PASSWORD_HASH_PROFILE", "").strip()
+        or ("test" if env == "test" else Settings.password_hash_profile),
+        session_idle_minutes=_int(environ, "SESSION_IDLE_MINUTES", 30, minimum=1),
+        session_absolute_hours=_int(environ, "SESSION_ABSOLUTE_HOURS", 12, minimum=1),
+        lockout_minutes=_int(environ, "LOCKOUT_MINUTES", 15, minimum=1),
+        auth_ip_limit=environ.get("AUTH_RATE_LIMIT_IP", "").strip() or Settings.auth_ip_limit,
+        auth_account_limit=environ.get("AUTH_RATE_LIMIT_ACCOUNT", "").strip()
+        or Settings.auth_account_limit,
+        trusted_proxies=_int(environ, "TRUSTED_PROXIES", 0),
         oauth_client_id=environ.get("OAUTH_CLIENT_ID", "").strip(),
         oauth_client_secret=environ.get("OAUTH_CLIENT_SECRET", ""),
         **{
             field: environ.get(name, getattr(Settings, field)).rstrip("/")
             for field, name in OAUTH_URLS.items()
         },
+        forge_app_id=environ.get("FORGE_APP_ID", "").strip(),
+        forge_jwks_url=environ.get("FORGE_JWKS_URL", FORGE_JWKS_URL).strip(),
         sentry_dsn=environ.get("SENTRY_DSN", "").strip(),
         sentry_environment=environ.get("SENTRY_ENVIRONMENT", "").strip() or env,
         export_dir=_directory(
@@ -188,13 +222,17 @@ def _validate(settings: Settings) -> None:
         )
     if settings.jwt_leeway_seconds > 30:
         raise ConfigError("JWT_LEEWAY_SECONDS must be at most 30")
+    _validate_accounts(settings)
     if not settings.base_url.startswith(("https://", "http://")):
         raise ConfigError("TANDEM_BASE_URL must be an http(s) URL")
+    if settings.sandbox_url and not settings.sandbox_url.startswith(("https://", "http://")):
+        raise ConfigError("SANDBOX_URL must be an http(s) URL")
     if bool(settings.oauth_client_id) != bool(settings.oauth_client_secret):
         raise ConfigError("set both OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET, or neither")
     for field, name in OAUTH_URLS.items():
         if not getattr(settings, field).startswith(("https://", "http://")):
             raise ConfigError(f"{name} must be an http(s) URL")
+    _validate_forge(settings)
     if settings.sentry_dsn:
         _validate_dsn(settings.sentry_dsn, https_only=settings.is_production)
     _validate_mail(settings)
@@ -244,6 +282,38 @@ def _validate_mail(settings: Settings) -> None:
         raise ConfigError("MAIL_SES_ENDPOINT must be an http(s) URL")
     if endpoint and settings.is_production and not endpoint.startswith("https://"):
         raise ConfigError("production needs MAIL_SES_ENDPOINT to be an https:// URL")
+
+
+def _validate_forge(settings: Settings) -> None:
+    if settings.forge_app_id and not FORGE_APP_ID.fullmatch(settings.forge_app_id):
+        raise ConfigError("FORGE_APP_ID must look like ari:cloud:ecosystem::app/<uuid>")
+    if not settings.forge_jwks_url.startswith(("https://", "http://")):
+        raise ConfigError("FORGE_JWKS_URL must be an http(s) URL")
+    if settings.is_production and not settings.forge_jwks_url.startswith("https://"):
+        raise ConfigError("production needs FORGE_JWKS_URL to be an https:// URL")
+
+
+def _validate_accounts(settings: Settings) -> None:
+    """PASSWORD_HASH_PROFILE, the rate-limit strings and the session lengths."""
+    from limits import parse_many
+
+    from auth.passwords import PROFILES  # auth imports nothing of config at module level
+
+    if settings.password_hash_profile not in PROFILES:
+        choices = ", ".join(PROFILES)
+        raise ConfigError(f"PASSWORD_HASH_PROFILE must be one of {choices}")
+    if settings.is_production and settings.password_hash_profile == "test":  # noqa: S105
+        raise ConfigError("PASSWORD_HASH_PROFILE=test is too weak for production")
+    for name, value in (
+        ("AUTH_RATE_LIMIT_IP", settings.auth_ip_limit),
+        ("AUTH_RATE_LIMIT_ACCOUNT", settings.auth_account_limit),
+    ):
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(f"{name} must look like 30/minute, got {value!r}") from None
+    if settings.session_idle_minutes > settings.session_absolute_hours * 60:
+        raise ConfigError("SESSION_IDLE_MINUTES must not exceed SESSION_ABSOLUTE_HOURS")
 
 
 def _validate_dsn(dsn: str, https_only: bool) -> None:
