@@ -16,6 +16,7 @@ from models.audit import record_audit
 from models.connections import create_connection, store_tokens
 from models.db import Database, MissingTenant, make_engine
 from models.deletion_requests import schedule_deletion
+from models.forge_installations import create_forge_installation, store_system_token
 from models.installations import create_installation
 from models.integrations import Integration
 from models.links import AttachmentLink, CommentLink, IssueLink
@@ -63,6 +64,18 @@ def seed(runtime: Runtime, new_tenant, name: str) -> Seeded:
             session, runtime.keys, connection, "at", "rt", datetime.now(UTC) + timedelta(hours=1)
         )
         record_audit(session, tenant_id, "test", "seeded", subject=name)
+        forge = create_forge_installation(
+            session,
+            runtime.keys,
+            installation.id,
+            f"ari:cloud:ecosystem::installation/{uuid.uuid4()}",
+            "ari:cloud:ecosystem::app/6b7e2f5c-1d3a-4c8e-9f00-5a1b2c3d4e5f",
+            f"cloud-{uuid.uuid4()}",
+            "https://api.atlassian.com/ex/jira/x",
+        )
+        store_system_token(
+            session, runtime.keys, forge, "system-" + name, datetime.now(UTC) + timedelta(hours=1)
+        )
         session.add(
             WebhookEvent(
                 tenant_id=tenant_id,
@@ -161,6 +174,7 @@ def test_every_tenant_table_is_seeded(pair, owner_engine: Engine) -> None:
         "sync_attempts",
         "raw_responses",
         "atlassian_accounts",
+        "forge_installations",
     }
     db = Database(make_engine(owner_engine.url.render_as_string(hide_password=False)))
     for tenant in (a, b):
