@@ -131,7 +131,7 @@ def _groups(
             if reporter not in groups:
                 try:
                     client = reporters.client(session, reporter) if reporter else None
-                except JiraError as error:
+                except (JiraError, ValueError) as error:  # ValueError: OAUTH_API_BASE
                     log.warning("personal-data report: an end cannot report (%s)", error)
                     client = None
                 groups[reporter] = (client, {})
