@@ -74,8 +74,10 @@ class Reporters:
     def reporter_of(self, session: Session, end: End) -> End | None:
         """The end that reports for ``end``: itself, else another of the same app."""
         if end not in self._chosen:
-            fallback = _active_ends(session, end[0])
-            self._chosen[end] = end if _can_report(session, end) else next(iter(fallback), None)
+            if _can_report(session, end):
+                self._chosen[end] = end
+            else:
+                self._chosen[end] = next(iter(_active_ends(session, end[0])), None)
         return self._chosen[end]
 
     def client(self, session: Session, reporter: End) -> JiraClient:
