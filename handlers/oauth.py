@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from urllib.parse import urlencode
 
 from flask import Blueprint, g, redirect, request
@@ -52,8 +53,17 @@ def _refuse_when_not_configured() -> ResponseReturnValue | None:
 @connect_jwt(context_qsh=True)
 def start() -> ResponseReturnValue:
     """Send the admin to Atlassian's consent screen, asking exactly the registry's scopes."""
+    return consent_redirect(g.connect.tenant_id, g.connect.installation_id)
+
+
+def consent_redirect(
+    tenant_id: uuid.UUID, installation_id: uuid.UUID, code: int = 302
+) -> ResponseReturnValue:
+    """Redirect to Atlassian's consent screen for a consent that connects the sites it
+    reaches to ``tenant_id`` (started through ``installation_id``), with exactly the
+    registry's scopes. The admin pages' "Connect a site" uses it too."""
     settings = runtime().settings
-    state = make_state(settings.secret_key, g.connect.tenant_id, g.connect.installation_id)
+    state = make_state(settings.secret_key, tenant_id, installation_id)
     query = urlencode(
         {
             "audience": AUDIENCE,
@@ -65,7 +75,7 @@ def start() -> ResponseReturnValue:
             "prompt": "consent",
         }
     )
-    response = redirect(f"{settings.oauth_authorize_url}?{query}", 302)
+    response = redirect(f"{settings.oauth_authorize_url}?{query}", code)
     response.headers["Cache-Control"] = "no-store"
     return response
 

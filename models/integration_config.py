@@ -64,6 +64,50 @@ def create_integration(session: Session, document: Any) -> Integration:
     return integration
 
 
+def integration_document(integration: Integration) -> dict[str, Any]:
+    """The integration as the document ``create_integration`` takes (for an edit form)."""
+
+    def end(prefix: str) -> dict[str, str]:
+        installation = getattr(integration, f"{prefix}_installation_id")
+        kind = "installation" if installation is not None else "connection"
+        return {
+            "kind": kind,
+            "id": str(installation or getattr(integration, f"{prefix}_connection_id")),
+            "project": getattr(integration, f"{prefix}_project"),
+        }
+
+    return {
+        **DEFAULTS,
+        **integration.config,
+        "name": integration.name,
+        "source": end("source"),
+        "target": end("target"),
+    }
+
+
+def update_integration(session: Session, integration: Integration, document: Any) -> list[str]:
+    """Validate ``document`` and apply it to ``integration``; the names of what changed.
+    The ends (sites and projects) cannot change: the links point at their issues.
+
+    Raises InvalidPayload whose message starts with the offending field's path.
+    """
+    validate("integration", document)
+    before = integration_document(integration)
+    for side in ("source", "target"):
+        if document[side] != before[side]:
+            raise InvalidPayload(
+                f"{side}: the sites and projects of an integration cannot change; "
+                "create a new integration instead"
+            )
+    after = {**before, **{k: v for k, v in document.items() if k != "enabled"}}
+    changed = sorted(k for k in after if after[k] != before.get(k))
+    integration.name = after["name"]
+    integration.config = {k: v for k, v in after.items() if k not in _NOT_CONFIG}
+    session.flush()
+    _note_mapped_people(session, after)
+    return changed
+
+
 def _note_mapped_people(session: Session, document: dict[str, Any]) -> None:
     """The people mapping names accounts of both sites: note them for the personal-data
     report (source accounts through the source end, the rest through the target end)."""

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sandbox import issues, restguard, views
 from sandbox.context import sandbox_of
 from sandbox.errors import GatewayError, JiraError
+from sandbox.state import Project, Site
 
 if TYPE_CHECKING:
     from sandbox.core import Sandbox
@@ -96,15 +97,61 @@ def server_info() -> Response:
     )
 
 
+def _project(site: Site, id_or_key: str) -> Project:
+    """The site's project with that id or key; Jira's 404 otherwise."""
+    found = site.project(id_or_key)
+    if found is None:
+        raise JiraError(404, f"No project could be found with key '{id_or_key}'.")
+    return found
+
+
 @rest.get("/project/<id_or_key>")
 def get_project(id_or_key: str) -> Response:
     state = _sb().state
     with state.lock:
         site = state.site(g.site)
-        found = site.project(id_or_key)
-        if found is None:
-            raise JiraError(404, f"No project could be found with key '{id_or_key}'.")
-        return jsonify(views.project_detail(site, _base(), found))
+        return jsonify(views.project_detail(site, _base(), _project(site, id_or_key)))
+
+
+@rest.get("/project/search")
+def search_projects() -> Response:
+    """The site's projects, paged like Jira's (``startAt``, ``maxResults`` up to 100)."""
+    try:
+        start = max(0, int(request.args.get("startAt", 0)))
+        size = max(1, min(int(request.args.get("maxResults", 50)), 100))
+    except ValueError:
+        raise JiraError(400, "startAt and maxResults must be numbers.") from None
+    state = _sb().state
+    with state.lock:
+        projects = sorted(state.site(g.site).projects.values(), key=lambda p: p.key)
+        page = [views.project(_base(), p) for p in projects[start : start + size]]
+    return jsonify(
+        {
+            "self": f"{_base()}/rest/api/3/project/search",
+            "startAt": start,
+            "maxResults": size,
+            "total": len(projects),
+            "isLast": start + size >= len(projects),
+            "values": page,
+        }
+    )
+
+
+@rest.get("/project/<id_or_key>/statuses")
+def project_statuses(id_or_key: str) -> Response:
+    """The statuses of the project's workflow, once per issue type (as Jira lists them)."""
+    state = _sb().state
+    with state.lock:
+        site = state.site(g.site)
+        workflow = site.workflow(_project(site, id_or_key).id)
+        ids = [workflow.initial_status_id, *(t.to_status_id for t in workflow.transitions)]
+        statuses = [views.status(_base(), site.status(i)) for i in dict.fromkeys(ids)]
+        return jsonify(
+            [
+                {"id": t.id, "name": t.name, "subtask": False, "statuses": statuses}
+                for t in site.issue_types
+            ]
+        )
 
 
 @rest.get("/priority")

@@ -66,6 +66,8 @@ def _rules() -> dict[str, Rule]:
         "user_bulk": ("GET", f"{api}/user/bulk", user, "READ"),
         "check_permissions": ("POST", f"{api}/permissions/check", read, "READ"),
         "get_project": ("GET", f"{api}/project/{{projectIdOrKey}}", read, "READ"),
+        "search_projects": ("GET", f"{api}/project/search", read, "READ"),
+        "project_statuses": ("GET", f"{api}/project/{{projectIdOrKey}}/statuses", read, "READ"),
         "list_priorities": ("GET", f"{api}/priority", read, "READ"),
         "list_issue_types": ("GET", f"{api}/issuetype", read, "READ"),
         "list_labels": ("GET", f"{api}/label", read, "READ"),
