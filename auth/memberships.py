@@ -10,9 +10,10 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from auth.accounts import AccountService, membership_of_jira_user
+from auth.accounts import AccountService, membership_of_account, membership_of_jira_user
 from auth.login import unlock
 from auth.roles import ROLE_ORDER, may_grant
 from models.accounts import Account, Membership
@@ -71,6 +72,37 @@ def check_grant(actor_role: str, role: object) -> str:
     return str(role)
 
 
+def _apply_role(
+    session: Session,
+    membership: Membership,
+    previous: str | None,
+    granted: str,
+    actor: str,
+    actor_role: str,
+    subject: str,
+) -> None:
+    """Set a membership's role: only an owner changes an owner, the last owner stays."""
+    if previous == "owner" and actor_role != "owner":
+        raise MembershipRefused("only an owner changes an owner's role", 403)
+    if previous == "owner" and granted != "owner":
+        owners = session.execute(
+            select(func.count()).select_from(Membership).where(Membership.role == "owner")
+        ).scalar_one()
+        if owners <= 1:
+            raise MembershipRefused("the workspace's last owner keeps the owner role", 409)
+    membership.role, membership.granted_by = granted, actor
+    session.flush()
+    record_audit(
+        session,
+        membership.tenant_id,
+        actor,
+        "member.role_set",
+        subject=subject,
+        role=granted,
+        previous_role=previous,
+    )
+
+
 def set_jira_member_role(
     service: AccountService,
     tenant_id: uuid.UUID,
@@ -86,24 +118,31 @@ def set_jira_member_role(
     with service.runtime.db.tenant_session(tenant_id) as session:
         membership = membership_of_jira_user(session, atlassian_account_id)
         previous = membership.role if membership is not None else None
-        if previous == "owner" and actor_role != "owner":
-            raise MembershipRefused("only an owner changes an owner's role", 403)
         if membership is None:
             membership = Membership(
                 tenant_id=tenant_id, atlassian_account_id=atlassian_account_id, role=granted
             )
             session.add(membership)
-        membership.role, membership.granted_by = granted, actor
-        session.flush()
-        record_audit(
-            session,
-            tenant_id,
-            actor,
-            "member.role_set",
-            subject=f"jira:{atlassian_account_id}",
-            role=granted,
-            previous_role=previous,
-        )
+        subject = f"jira:{atlassian_account_id}"
+        _apply_role(session, membership, previous, granted, actor, actor_role, subject)
+
+
+def set_account_role(
+    service: AccountService,
+    tenant_id: uuid.UUID,
+    account_id: uuid.UUID,
+    role: object,
+    actor: str,
+    actor_role: str,
+) -> None:
+    """Change a dashboard account's role in the workspace."""
+    granted = check_grant(actor_role, role)
+    with service.runtime.db.tenant_session(tenant_id) as session:
+        membership = membership_of_account(session, account_id)
+        if membership is None:
+            raise MembershipRefused("no such account in this workspace", 404)
+        subject = f"account:{account_id}"
+        _apply_role(session, membership, membership.role, granted, actor, actor_role, subject)
 
 
 def unlock_account(

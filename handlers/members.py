@@ -17,6 +17,7 @@ from auth.memberships import (
     MembershipRefused,
     check_grant,
     list_members,
+    set_account_role,
     set_jira_member_role,
     unlock_account,
 )
@@ -73,6 +74,17 @@ def assign_jira_role(atlassian_account_id: str) -> ResponseReturnValue:
         set_jira_member_role(
             account_service(), who.tenant_id, atlassian_account_id, role, who.actor, who.role
         )
+    except MembershipRefused as error:
+        return refuse(error.status, str(error))
+    return jsonify(role=role)
+
+
+@members.put("/accounts/<uuid:account_id>/role")
+@requires_role("admin")
+def set_account_role_route(account_id: uuid.UUID) -> ResponseReturnValue:
+    who, role = principal(), json_body().get("role")
+    try:
+        set_account_role(account_service(), who.tenant_id, account_id, role, who.actor, who.role)
     except MembershipRefused as error:
         return refuse(error.status, str(error))
     return jsonify(role=role)

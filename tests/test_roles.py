@@ -280,3 +280,29 @@ def test_a_role_rule_cannot_name_an_unknown_role() -> None:
     with pytest.raises(ValueError):
         requires_role("admin", surface="mobile")
     assert replace(RouteRule("admin", "jira"), jira_admin=True).jira_admin
+
+
+def test_an_accounts_role_changes_by_grant_and_the_last_owner_stays(
+    world: AccountsWorld, new_tenant
+) -> None:
+    tenant = new_tenant()
+    owner_email, owner_id = world.new_account(tenant, role="owner")
+    _, member_id = world.new_account(tenant, role="member")
+    admin, admin_csrf = world.signed_in(world.new_account(tenant, role="admin")[0])
+    owner, owner_csrf = world.signed_in(owner_email)
+
+    def put(client, csrf, account_id, role):
+        return client.put(
+            f"/api/accounts/{account_id}/role", json={"role": role}, headers={"X-CSRF-Token": csrf}
+        )
+
+    assert put(admin, admin_csrf, member_id, "admin").status_code == 200
+    assert put(admin, admin_csrf, member_id, "owner").status_code == 403
+    assert put(admin, admin_csrf, owner_id, "member").status_code == 403  # owners are owners'
+    last = put(owner, owner_csrf, owner_id, "admin")
+    assert last.status_code == 409 and "last owner" in last.get_json()["message"]
+    assert put(owner, owner_csrf, member_id, "owner").status_code == 200
+    assert put(owner, owner_csrf, owner_id, "admin").status_code == 200  # another owner now
+    assert put(admin, admin_csrf, uuid.uuid4(), "member").status_code == 404
+    roles = {m["email"]: m["role"] for m in admin.get("/api/members").get_json()["members"]}
+    assert roles[owner_email] == "admin"
