@@ -12,13 +12,24 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from audit.cli import audit_cli
+from auth.accounts import AccountService
+from auth.cli import accounts_cli
 from config import ConfigError, Settings, load_settings
+from handlers.admin_blueprints import register_admin_pages
+from handlers.auth_api import auth_api
+from handlers.auth_pages import auth_pages
 from handlers.cleanup import cleanup
 from handlers.connect import connect
+from handlers.connect_members import connect_members
 from handlers.exports import exports
+from handlers.forge import forge
 from handlers.health import health
+from handlers.issue_panel import issue_panel
+from handlers.members import members
 from handlers.oauth import oauth
 from handlers.oauth_webhooks import oauth_webhooks
+from handlers.rate_limits import install_rate_limits
+from handlers.security_headers import register_security_headers
 from handlers.webhooks import webhooks
 from keys.cli import keys_cli
 from observability.error_tracking import init_error_tracking
@@ -55,8 +66,17 @@ def _build(settings: Settings) -> Flask:
     app.register_blueprint(oauth_webhooks)
     app.register_blueprint(exports)
     app.register_blueprint(cleanup)
+    app.register_blueprint(forge)
+    app.extensions["accounts"] = AccountService(app.extensions["tandem"])
+    for blueprint in (auth_api, auth_pages, members, connect_members):
+        app.register_blueprint(blueprint)
+    install_rate_limits(app, settings)  # after the auth blueprints: it wraps their views
+    app.register_blueprint(issue_panel)
+    register_security_headers(app)
+    register_admin_pages(app)
     app.cli.add_command(keys_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(accounts_cli)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 # OAuth scope that lets us refresh without the user: always requested with the rest.
 OAUTH_OFFLINE = "offline_access"
+# Forge scope that makes Forge send the app system token with each invocation.
+FORGE_SYSTEM_TOKEN = "read:app-system-token"  # noqa: S105 - a scope name
 READ_WORK, WRITE_WORK, READ_USER = ("read:jira-work",), ("write:jira-work",), ("read:jira-user",)
 MANAGE_WEBHOOKS = ("read:jira-work", "manage:jira-webhook")
 REPORT_PERSONAL_DATA = ("report:personal-data",)
@@ -31,6 +33,8 @@ class JiraCall:
 
 _CALLS = (
     JiraCall("myself", "GET", "/rest/api/3/myself", READ_USER, "READ"),
+    # A site installed through Forge learns its own base URL here.
+    JiraCall("server_info", "GET", "/rest/api/3/serverInfo", READ_USER, "READ"),
     JiraCall("get_issue", "GET", "/rest/api/3/issue/{key}", READ_WORK, "READ"),
     JiraCall("search", "POST", "/rest/api/3/search/jql", READ_WORK, "READ", points=2),
     JiraCall("count_issues", "POST", "/rest/api/3/search/approximate-count", READ_WORK, "READ"),
@@ -90,7 +94,14 @@ _CALLS = (
     ),
     JiraCall("get_user", "GET", "/rest/api/3/user", READ_USER, "READ"),
     JiraCall("search_users", "GET", "/rest/api/3/user/search", READ_USER, "READ"),
+    # Admin pages confirm a Jira user's ADMINISTER permission (auth/jira_admin.py).
+    JiraCall("check_permissions", "POST", "/rest/api/3/permissions/check", READ_WORK, "READ"),
     JiraCall("get_project", "GET", "/rest/api/3/project/{key}", READ_WORK, "READ"),
+    # The admin pages' project pickers and mapping tables (sync/site_catalog.py).
+    JiraCall("search_projects", "GET", "/rest/api/3/project/search", READ_WORK, "READ"),
+    JiraCall(
+        "get_project_statuses", "GET", "/rest/api/3/project/{key}/statuses", READ_WORK, "READ"
+    ),
     JiraCall("get_priorities", "GET", "/rest/api/3/priority", READ_WORK, "READ"),
     JiraCall("get_issue_types", "GET", "/rest/api/3/issuetype", READ_WORK, "READ"),
     # Dynamic webhooks for OAuth-connected sites (writes cost only the base point).
@@ -117,6 +128,14 @@ def connect_scopes() -> list[str]:
     order = ("READ", "WRITE", "DELETE", "PROJECT_ADMIN", "ADMIN")
     needed = {call.connect_scope for call in connect_calls()}
     return [scope for scope in order if scope in needed]
+
+
+def forge_scopes() -> list[str]:
+    """The Forge manifest's permission scopes: the OAuth scopes of the calls a site
+    makes through Connect or Forge alike (no dynamic webhooks: Forge has triggers), plus
+    the app system token."""
+    needed = {scope for call in connect_calls() for scope in call.oauth_scopes}
+    return sorted(needed | {FORGE_SYSTEM_TOKEN})
 
 
 def oauth_scopes() -> list[str]:
