@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
@@ -52,13 +53,15 @@ class _Heartbeat(threading.Thread):
 
     def __init__(self, lease: Lock, every: float) -> None:
         super().__init__(name="cleanup-lease", daemon=True)
-        self.lease, self.every, self.stopped = lease, every, threading.Event()
+        self.lease, self.every = lease, every
+        self.stopped, self.lost = threading.Event(), threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             try:
                 self.lease.reacquire()
-            except LockError:
+            except (LockError, redis.RedisError):
+                self.lost.set()  # another worker may resume the run now: this one stops
                 return
 
 
@@ -75,7 +78,7 @@ def run_cleanup(runtime: Runtime, run_id: str) -> dict[str, Any]:
     heartbeat.start()
     try:
         if runs.run_status(runtime.redis, run_id) not in runs.FINAL:
-            _execute(runtime, spec)
+            _execute(runtime, spec, heartbeat.lost)
     except Exception as error:
         _note_failure(runtime, spec, error)
         raise
@@ -93,7 +96,7 @@ def _view(runtime: Runtime, run_id: str) -> dict[str, Any]:
     return view
 
 
-def _execute(runtime: Runtime, spec: RunSpec) -> None:
+def _execute(runtime: Runtime, spec: RunSpec, lost: threading.Event) -> None:
     with runtime.db.tenant_session(spec.tenant_id) as session:
         integrations = integrations_in(session, spec.scope)
         ids = [integration.id for integration in integrations]
@@ -128,6 +131,8 @@ def _execute(runtime: Runtime, spec: RunSpec) -> None:
         for link in links:
             if link.id in done:
                 continue
+            if lost.is_set():
+                raise TransientError("the run's lease lapsed; it resumes in another attempt")
             if runs.run_status(runtime.redis, spec.run_id) != "running":
                 return  # superseded (an uninstall took over): stop here
             _one_link(runtime, spec, ends, link)
@@ -146,7 +151,8 @@ def _one_link(runtime: Runtime, spec: RunSpec, ends: dict[str, Reach], link: Lin
             try:
                 counts = _clean(runtime, spec, issue_ends(ends, link), link)
             finally:
-                lock.release()
+                with contextlib.suppress(LockError):  # lapsed after 120 s: nothing to free
+                    lock.release()
     except TransientError:
         raise  # the run stops; the sweep resumes it and this link is looked at again
     except JiraError as failure:

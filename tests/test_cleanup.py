@@ -18,11 +18,14 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from compliance.cleanup import run_cleanup
 from compliance.cleanup_runs import active_key
 from compliance.cleanup_scope import UNINSTALLED
+from compliance.uninstall import restart_uninstall_cleanups
 from config import Settings
+from models.connections import Connection, create_connection
 from models.deletion_requests import GRACE_PERIOD, scheduled_deletion
-from models.installations import Installation
+from models.installations import Installation, create_installation
 from models.integration_config import create_integration
 from models.integrations import Integration
 from models.sync_attempts import SyncAttempt
@@ -204,3 +207,28 @@ def test_uninstall_stops_sync_cleans_the_connected_site_only_and_a_reinstall_res
     assert world.oauth.connection("beta").status == "disconnected"
     (event,) = world.oauth.audits("installation.reinstalled")
     assert event.details["deletion_cancelled"] is True
+
+
+def test_an_uninstalled_workspace_whose_clean_up_never_started_gets_it_from_the_clock(
+    runtime: Runtime, new_tenant
+) -> None:
+    tenant = new_tenant("Redis was down")
+    with runtime.db.tenant_session(tenant) as session:
+        installation = create_installation(
+            session, runtime.keys, f"client-{tenant}", "https://gone.example", "s" * 32
+        )
+        installation.status = "uninstalled"
+        connection = create_connection(
+            session, runtime.keys, f"cloud-{tenant}", "https://b.example"
+        )
+    assert tenant in restart_uninstall_cleanups(runtime)
+    run_id = runtime.redis.get(active_key(tenant)).decode()
+    assert tenant not in restart_uninstall_cleanups(runtime), "one run at a time"
+    run = run_cleanup(runtime, run_id)
+    assert (run["status"], run["cause"], run["total"]) == ("finished", "uninstall", 0)
+    assert [(d["connection"], d["grant"]) for d in run["disconnected"]] == [
+        (str(connection.id), "none")
+    ]
+    with runtime.db.tenant_session(tenant) as session:
+        assert session.get(Connection, connection.id).status == "disconnected"
+    assert tenant not in restart_uninstall_cleanups(runtime), "nothing left to disconnect"
