@@ -1,4 +1,5 @@
-"""The Connect surface: descriptor, lifecycle callbacks and the iframe placeholders."""
+"""The Connect surface: descriptor, lifecycle callbacks and the admin page placeholder
+(the issue panel is handlers/issue_panel.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify
 from flask.typing import ResponseReturnValue
 
 from auth.errors import ConnectAuthError
@@ -24,6 +25,7 @@ from handlers.connect_auth import (
     verify_install,
 )
 from handlers.request_body import validated_json
+from handlers.security_headers import iframe_route
 from jira.calls import connect_scopes
 from models.lifecycle import InstallRequest, install, set_status
 
@@ -122,14 +124,8 @@ def _set_enabled(status: str) -> ResponseReturnValue:
     return "", 204
 
 
-@connect.get("/connect/issue-panel")
-@connect_jwt(context_qsh=True)
-def issue_panel() -> ResponseReturnValue:
-    """Placeholder until the pages issue: proves the context JWT round trip."""
-    return jsonify(status="ok", page="issue-panel", issue=request.args.get("issueKey"))
-
-
 @connect.get("/connect/admin")
+@iframe_route
 @connect_jwt(context_qsh=True)
 def admin_page() -> ResponseReturnValue:
     """Placeholder until the pages issue."""
