@@ -7,7 +7,7 @@ import uuid
 
 from rq import get_current_job
 
-from jira.errors import JiraError
+from jira.errors import CredentialsPending, JiraError
 from models.db import as_tenant_id
 from runtime import process_runtime
 from sync.backfill import run_backfill_page
@@ -16,7 +16,7 @@ from sync.drift import check_drift, integrations_to_check
 from sync.events import handle_webhook_event
 from sync.inbox import sweep_pending
 from sync.reconcile import run_reconcile
-from sync.token_wait import credentials_pending, wait_for_token
+from sync.token_wait import WAIT, credentials_pending, wait_for_token
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,18 @@ def reconcile_job(
 
 
 def backfill_job(tenant_id: str, integration_id: str) -> int:
-    """Job: mirror pre-existing issues page by page (resumable: rerun continues)."""
+    """Job: mirror pre-existing issues page by page (resumable: rerun continues). A
+    Forge-only site without a valid token yet: the job runs again after a wait."""
     runtime = process_runtime()
     pages = 0
-    while run_backfill_page(runtime, as_tenant_id(tenant_id), uuid.UUID(integration_id)):
-        pages += 1
+    try:
+        while run_backfill_page(runtime, as_tenant_id(tenant_id), uuid.UUID(integration_id)):
+            pages += 1
+    except CredentialsPending:
+        runtime.queue("sync").enqueue_in(
+            WAIT, backfill_job, tenant_id, integration_id, job_id=f"backfill-{integration_id}"
+        )
+        return pages
     return pages + 1
 
 
