@@ -61,7 +61,12 @@ def _send_pending_tenant(
     tenant = connection.info.pop(_PENDING, None)
     if tenant is None:
         return statement, parameters
-    if executemany or not isinstance(parameters, dict) or getattr(context, "is_server_side", False):
+    if getattr(context, "_is_server_side", False):
+        # A named (server-side) cursor may execute once, so set_config needs a plain one.
+        with connection.connection.dbapi_connection.cursor() as plain:
+            plain.execute(_SET_TENANT, {"_tandem_tenant": tenant})
+        return statement, parameters
+    if executemany or not isinstance(parameters, dict):
         cursor.execute(_SET_TENANT, {"_tandem_tenant": tenant})  # its own round trip
         return statement, parameters
     return f"{_SET_TENANT}; {statement}", {**parameters, "_tandem_tenant": tenant}

@@ -388,6 +388,12 @@ def test_tenant_is_set_for_any_kind_of_first_statement(pair, settings) -> None:
         with db.tenant_session(a.tenant_id) as session:
             many = "SELECT count(*) FROM tenant_directory WHERE key LIKE 'many-%'"
             assert count(session, many) == 2
+        with db.tenant_session(a.tenant_id) as session:  # a server-side cursor first
+            streamed = session.execute(
+                text("SELECT tenant_id FROM installations"),
+                execution_options={"yield_per": 1},
+            )
+            assert [row.tenant_id for row in streamed] == [a.tenant_id]
     finally:
         db.dispose()
 
