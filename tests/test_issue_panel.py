@@ -246,6 +246,23 @@ def test_unlink_strips_tandems_marks_from_both_issues_and_they_stay_apart(world:
     assert again.status_code == 404  # no longer one of the issue's links
 
 
+def test_an_unlink_jira_refuses_leaves_the_link_as_it_was(world: World) -> None:
+    source, mirror = mirrored(world, "Unlink while Jira is down")
+    [shown] = state_of(world, source)
+    world.sandbox.set_faults(rate_5xx=1.0, status_5xx=503, app=world.app_key, seed=5)
+    try:
+        answer = call(world, "POST", f"/links/{shown['link_id']}/unlink", token_for(world, source))
+    finally:
+        world.sandbox.clear_faults()
+    assert answer.status_code == 502, answer.text
+    assert "nothing was unlinked" in answer.json()["message"]
+    assert world.link_of(source["key"]).state == "active"
+    assert SYNC_LABEL in world.control("GET", f"/issues/{mirror['key']}")["fields"]["labels"]
+    assert not any(
+        action == "issue_link.unlinked" for action, _ in audit_actions(world, shown["link_id"])
+    )
+
+
 def test_the_engines_jira_calls_have_plain_words() -> None:
     engine = {"create_issue", "edit_issue", "get_issue", "transition", "add_comment"}
     assert engine <= set(CALL_WORDS) and set(CALL_WORDS) & set(CALLS) >= engine

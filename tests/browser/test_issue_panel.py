@@ -41,7 +41,7 @@ AP_USER = "person-from-ap"
 
 @pytest.fixture(scope="module")
 def stack(
-    settings: Settings, runtime: Runtime, tmp_path_factory: pytest.TempPathFactory, chromium: str
+    chromium: str, settings: Settings, runtime: Runtime, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProcessStack]:
     with process_stack(
         settings, runtime, tmp_path_factory.mktemp("redis"), APP_KEY, SITE, "browser", MIRRORING
