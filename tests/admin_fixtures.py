@@ -34,7 +34,7 @@ from tests.support.http_server import serving_later
 SITE = "alpha"
 QUEUES = ("webhooks", "sync", "maintenance")
 OAUTH_CLIENT = "tandem-admin-tests"
-FIELD_ERROR = re.compile(r'data-error-for="([a-z_]+)"[^>]*>([^<]*)<')
+FIELD_ERROR = re.compile(r'data-error-for="([A-Za-z0-9_-]+)"[^>]*>([^<]*)<')
 
 
 @dataclass
@@ -136,7 +136,11 @@ def _empty_queues(runtime: Runtime) -> None:
 
 @contextmanager
 def admin_world(
-    settings: Settings, name: str, sites: tuple[str, ...] = (SITE,), oauth: bool = False
+    settings: Settings,
+    name: str,
+    sites: tuple[str, ...] = (SITE,),
+    oauth: bool = False,
+    **settings_overrides: Any,
 ) -> Iterator[AdminWorld]:
     """Start the sandbox and Tandem, install Tandem on ``alpha`` (a new workspace); with
     ``oauth`` Tandem is also an OAuth client of the sandbox, so other sites connect."""
@@ -149,6 +153,7 @@ def admin_world(
             "connect_install_keys_url": f"{sandbox.url}/connect-keys",
             "sandbox_url": sandbox.url,
             "secret_key": secrets.token_urlsafe(32),
+            **settings_overrides,
         }
         if oauth:
             client_secret = secrets.token_urlsafe(32)
