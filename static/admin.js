@@ -156,6 +156,17 @@
     window.setInterval(tick, 1000);
   });
 
+  // Buttons that cannot be undone ask once more, on the button itself (no modal: Jira's
+  // iframe may block them).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-confirm]");
+    if (button && button.dataset.armed !== "yes") {
+      event.preventDefault();
+      button.dataset.armed = "yes";
+      button.textContent = button.dataset.confirm;
+    }
+  });
+
   // The integration form: a changed site or project loads its choices.
   var reload = document.getElementById("integration-reload");
   if (reload) {
