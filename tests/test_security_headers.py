@@ -5,9 +5,11 @@ sandbox only; every other route by nobody."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -131,3 +133,18 @@ def test_errors_and_unknown_paths_carry_the_headers_too(app: Flask) -> None:
     assert "frame-ancestors 'none'" in missing.headers["Content-Security-Policy"]
     assert missing.headers["X-Frame-Options"] == "DENY"
     assert missing.headers["Cache-Control"] == "no-store"
+
+
+INLINE_CODE = re.compile(r"<style|<script(?![^>]*\ssrc=)|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+
+
+def test_no_template_carries_inline_code() -> None:
+    """The CSP allows no inline script or style, so no template may rely on any."""
+    templates = sorted(Path(__file__).resolve().parent.parent.joinpath("templates").rglob("*.html"))
+    assert templates, "the templates folder holds the pages"
+    offending = {
+        str(path.name): found.group(0)
+        for path in templates
+        if (found := INLINE_CODE.search(path.read_text()))
+    }
+    assert offending == {}
