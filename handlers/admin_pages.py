@@ -41,7 +41,7 @@ admin_dashboard = Blueprint("admin", __name__, url_prefix=PREFIXES[DASHBOARD])
 admin_jira = Blueprint("connect_admin", __name__, url_prefix=PREFIXES[JIRA])
 BLUEPRINTS = {DASHBOARD: admin_dashboard, JIRA: admin_jira}
 
-# The pages in the navigation: (path, label, the role that sees it in Jira's nav).
+# The pages in the navigation: (path, label).
 NAV = (
     ("/integrations", "Integrations"),
     ("/connections", "Connections"),
