@@ -121,9 +121,12 @@ def _form(
     errors: dict[str, str],
     integration_id: uuid.UUID | None = None,
     status: int = 200,
+    checked: tuple[dict[str, Any], dict[str, str]] | None = None,
 ) -> ResponseReturnValue:
+    """The form with ``values``; ``checked`` is a catalog already read for them (and the
+    problems reading it), so Jira is asked once per request."""
     found: dict[str, str] = {}
-    catalog = _catalog(values, found)
+    catalog, found = checked or (_catalog(values, found), found)
     errors = {**found, **errors}
     return render(
         "admin/integration_form.html",
@@ -157,12 +160,12 @@ def create_integration() -> ResponseReturnValue:
     if request.form.get("intent") == "reload":
         return _form(values, {})
     document, errors = to_document(values)
+    problems: dict[str, str] = {}
+    catalog = _catalog(values, problems)  # the sites must be ours, the projects exist
     if not errors:
-        checked: dict[str, str] = {}
-        _catalog(values, checked)  # the projects must exist on their sites
-        errors = {k: v for k, v in checked.items() if k.endswith("_project") or k in values}
+        errors = {k: v for k, v in problems.items() if k in values}
     if errors:
-        return _form(values, errors, status=400)
+        return _form(values, errors, status=400, checked=(catalog, problems))
     rt, tenant_id = tenant_runtime()
     try:
         create(rt, tenant_id, document, principal().actor, enable=values["enable"])

@@ -133,7 +133,7 @@ def _client(runtime: Runtime, tenant_id: uuid.UUID, kind: str, end_id: uuid.UUID
             client, _site = client_for(runtime, session, kind, end_id, CallMeter())
         except JiraError as error:
             raise CatalogUnavailable(str(error)) from None
-    client.max_attempts, client.max_wait_seconds = 2, 5.0
+    client.max_attempts, client.max_wait_seconds = 2, 1.0  # a person waits on the page
     return client
 
 

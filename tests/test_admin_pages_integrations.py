@@ -79,6 +79,32 @@ def test_the_form_offers_the_sites_projects_and_values_jira_lists(world: AdminWo
     assert not integrations(world)  # reloading stores nothing
 
 
+def project_calls(world: AdminWorld) -> int:
+    counters = world.sandbox.control("GET", "/counters", app=world.app_key)
+    return sum(row["calls"] for name, row in counters["by_endpoint"].items() if "project" in name)
+
+
+def test_the_choices_are_cached_and_jira_down_is_said_next_to_the_field(
+    world: AdminWorld,
+) -> None:
+    world.post("admin", "/integrations", form(world, intent="reload"))
+    before = project_calls(world)
+    again = world.post("admin", "/integrations", form(world, intent="reload"))
+    assert again.status_code == 200 and project_calls(world) == before  # from the cache
+    for key in world.runtime.redis.scan_iter(f"tandem:catalog:{world.tenant_id}:*"):
+        world.runtime.redis.delete(key)
+    world.sandbox.control("PUT", "/faults", {"rate_5xx": 1, "app": world.app_key})
+    try:
+        down = world.post("admin", "/integrations", form(world, intent="reload"))
+        assert down.status_code == 200
+        assert "Jira did not list the projects" in field_errors(down)["source_project"]
+        refused = world.post("admin", "/integrations", form(world, name="While Jira is down"))
+        assert refused.status_code == 400  # the projects cannot be checked: nothing stored
+    finally:
+        world.sandbox.control("DELETE", "/faults")
+    assert not [i for i in integrations(world) if i.name == "While Jira is down"]
+
+
 def test_create_stores_audits_and_lists_the_integration(world: AdminWorld) -> None:
     created = world.post(
         "admin",
