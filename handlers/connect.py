@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, jsonify
 from flask.typing import ResponseReturnValue
@@ -56,6 +57,12 @@ def _lifecycle_body(event_type: str) -> dict[str, Any]:
     body = validated_json("lifecycle", "lifecycle payload", "eventType", event_type)
     if body["key"] != runtime().settings.app_key:
         abort(400, description="the payload is for another app key")
+    try:
+        urlsplit(body["baseUrl"])  # the schema's pattern lets through e.g. an unclosed "["
+    except ValueError:
+        abort(400, description="baseUrl is not a URL")
+    if any(isinstance(value, str) and "\x00" in value for value in body.values()):
+        abort(400, description="the payload holds a NUL character, which cannot be stored")
     return body
 
 

@@ -3,6 +3,7 @@ enable/disable and uninstall are audited."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
 from models.audit import AuditEvent
@@ -114,3 +115,17 @@ def test_invalid_lifecycle_body_is_400_with_the_field(connect_world: ConnectWorl
     assert "sharedSecret" in response.json["message"]
     response = connect_world.client.post("/connect/lifecycle/installed", data="not json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("baseUrl", "https://[site.atlassian.test"), ("cloudId", "cloud\x00id")],
+)
+def test_a_signed_install_the_app_cannot_store_is_400(
+    connect_world: ConnectWorld, runtime: Runtime, field: str, value: str
+) -> None:
+    """Values the schema lets through but urlsplit or PostgreSQL refuse (found by
+    schemathesis, tests/test_openapi.py) are the sender's mistake, not a 500."""
+    response, client_key, _ = connect_world.install(**{field: value})
+    assert response.status_code == 400, response.json
+    assert runtime.db.directory_lookup("connect_client_key", client_key) is None
