@@ -34,12 +34,13 @@ def request_target() -> RequestTarget:
     return RequestTarget(request.method, request.path, request.query_string.decode("latin-1"))
 
 
-def unauthorized(reason: str) -> ResponseReturnValue:
-    """401 with the reason in plain words; the token itself is never logged."""
+def unauthorized(reason: str, scheme: str = "JWT") -> ResponseReturnValue:
+    """401 with the reason in plain words, naming the token ``scheme`` the route wants in
+    ``WWW-Authenticate``; the token itself is never logged."""
     log.warning("connect auth failed on %s %s: %s", request.method, request.path, reason)
     response = jsonify(error="Unauthorized", message=reason)
     response.status_code = 401
-    response.headers["WWW-Authenticate"] = "JWT"
+    response.headers["WWW-Authenticate"] = scheme
     return response
 
 

@@ -19,9 +19,7 @@ SYSTEM_TOKEN_HEADER = "x-forge-oauth-system"  # noqa: S105 - a header name
 
 def refused(reason: str) -> ResponseReturnValue:
     """401 with the reason in plain words (logged without the token)."""
-    response = unauthorized(reason)
-    response.headers["WWW-Authenticate"] = "Bearer"
-    return response
+    return unauthorized(reason, "Bearer")
 
 
 def not_configured() -> ResponseReturnValue | None:

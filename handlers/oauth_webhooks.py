@@ -47,10 +47,10 @@ def receive(connection_id: str) -> ResponseReturnValue:
         )
         cloud_id = cloud_id_of(claims)
     except ConnectAuthError as error:
-        return unauthorized(str(error))
+        return unauthorized(str(error), "Bearer")
     tenant_id = webhook_tenant(rt.db, cloud_id, connection)
     if tenant_id is None:
-        return unauthorized("the token's site is not the site of this connection")
+        return unauthorized("the token's site is not the site of this connection", "Bearer")
     identifier = request.headers.get(IDENTIFIER_HEADER, "").strip()
     if not identifier or len(identifier) > MAX_IDENTIFIER_LENGTH:
         abort(400, description=f"the {IDENTIFIER_HEADER} header is missing or too long")

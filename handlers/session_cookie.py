@@ -72,4 +72,6 @@ def refuse(status: int, message: str) -> Response:
     response = jsonify(error=names.get(status, "Error"), message=message)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
+    if status == 401:  # RFC 9110: a 401 names its scheme; here, the session cookie
+        response.headers["WWW-Authenticate"] = f'Cookie realm="tandem", cookie="{cookie_name()}"'
     return response
