@@ -5,14 +5,28 @@ input, every response in a documented status with its documented body and header
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import schemathesis
 from flask import Flask
+from hypothesis import HealthCheck, given, strategies
+from hypothesis import settings as examples
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from config import Settings
+from handlers.webhooks import EVENTS
 from schemas import reference_validator
 from tests.accounts_fixtures import accounts_app
 from tests.openapi_routes import (
@@ -23,6 +37,7 @@ from tests.openapi_routes import (
     load_spec,
     spec_operations,
 )
+from tests.openapi_world import ApiWorld, api_world
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +98,116 @@ def test_every_route_declared_not_json_exists(app: Flask) -> None:
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     stale = sorted(declared_endpoints() - endpoints)
     assert not stale, f"tests/openapi_routes.py declares endpoints the app lacks: {stale}"
+
+
+def test_every_operation_said_to_reach_no_success_is_described() -> None:
+    labels = {operation.label for operation in OPERATIONS}
+    assert set(NO_SUCCESS) <= labels, sorted(set(NO_SUCCESS) - labels)
+
+
+# --- schemathesis -----------------------------------------------------------------------
+
+SCHEMA = schemathesis.openapi.from_path(SPEC)
+OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+# Examples per operation (valid and invalid together), the same on every run so the suite
+# stays under a minute and never flakes; OPENAPI_EXAMPLES=500 explores afresh (new seeds).
+EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", "20"))
+EXPLORING = "OPENAPI_EXAMPLES" in os.environ
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+# Operations whose success generated data cannot reach (every other one must answer 2xx
+# at least once, so a credential the world signs wrongly cannot pass for a 401 documented).
+NO_SUCCESS = {
+    "POST /api/auth/login": "generated addresses have no account (tests/test_accounts.py)",
+    "POST /api/auth/password": "the current password is never guessed",
+    "POST /api/auth/reset/complete": "the single-use token is only in the emailed link",
+    "POST /api/auth/invitations/accept": "the single-use token is only in the emailed link",
+    "POST /api/auth/totp/enable": "a valid code needs the enrolled secret",
+    "POST /api/auth/totp/disable": "a valid code needs the enrolled secret (and TOTP on)",
+    "POST /connect/issue-panel/links/{link_id}/sync": "needs a link of the issue the query "
+    "names (tests/test_issue_panel.py makes them through a real sync)",
+    "POST /connect/issue-panel/links/{link_id}/unlink": "as Sync now",
+}
+WEBHOOK_EVENTS = ("jira:issue_updated", "comment_created")  # both sources subscribe to them
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings) -> Iterator[ApiWorld]:
+    with api_world(settings) as built:
+        yield built
+
+
+def _schemes(operation: Any) -> set[str]:
+    spec = load_spec()
+    security = spec["paths"][operation.path][operation.method.lower()].get("security")
+    return {name for requirement in security or [] for name in requirement}
+
+
+def _cases(world: ApiWorld, operation: Any) -> strategies.SearchStrategy:
+    """Valid and invalid generated requests; valid ones also with path parameters that
+    name things of the workspace (an integration, a finished clean-up run, ...)."""
+    choices = [
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    ]
+    for name in re.findall(r"{(\w+)}", operation.path):
+        for value in world.known.get(name, []):
+            fixed = operation.as_strategy(GenerationMode.POSITIVE, path_parameters={name: value})
+            choices.append(fixed)
+    return strategies.one_of(choices)
+
+
+def _steer(world: ApiWorld, case: Any) -> None:
+    """Aim valid generated bodies at this deployment, where the app compares them with
+    what it knows (its app key, the installation's clientKey, the route's event), so
+    they get past those checks into the code behind them."""
+    if case.meta.generation.mode != GenerationMode.POSITIVE or not isinstance(case.body, dict):
+        return
+    path, body = case.operation.path, case.body
+    if path.startswith("/connect/lifecycle/"):
+        event = path.rsplit("/", 1)[1]
+        body.update(key=world.app_key, eventType=event)
+        if event in ("enabled", "disabled"):
+            body["clientKey"] = world.client_key
+    elif path == "/connect/webhooks/{slug}":
+        body["webhookEvent"] = EVENTS[case.path_parameters["slug"]]
+    elif path == "/oauth/webhooks/{connection_id}":
+        body["webhookEvent"] = WEBHOOK_EVENTS[len(str(body)) % len(WEBHOOK_EVENTS)]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
+def test_the_app_keeps_to_the_spec(world: ApiWorld, operation: Any) -> None:
+    """No 5xx for any generated input; every answer is in a documented status, with the
+    documented content type, body schema and headers."""
+    schemes = _schemes(operation)
+    statuses: list[int] = []
+
+    @given(case=_cases(world, operation))
+    @examples(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=not EXPLORING,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        _steer(world, case)
+        world.sign(case, schemes)
+        try:
+            response = case.call(app=world.app)
+        finally:
+            world.restore(case)
+        statuses.append(response.status_code)
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+    succeeded = any(200 <= status < 300 for status in statuses)
+    assert succeeded != (operation.label in NO_SUCCESS), (
+        f"{operation.label} answered {sorted(set(statuses))}: "
+        + ("no 2xx; is the world signing it right?" if not succeeded else "update NO_SUCCESS")
+    )
