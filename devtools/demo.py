@@ -25,6 +25,7 @@ from models.integrations import Integration
 from models.lifecycle import find_installation
 from models.links import IssueLink
 from runtime import Runtime, build_runtime
+from sandbox.seed import site_admin_account_id
 from sync.integrations import set_enabled
 
 SITES = ("alpha",)  # beta is reached through OAuth, not installed
@@ -116,7 +117,13 @@ def _connect_through_oauth(
         raise SystemExit("tandem demo: the alpha installation is missing")
     now = int(time.time())
     context = jwt.encode(
-        {"iss": client_key, "iat": now, "exp": now + 180, "qsh": "context-qsh"},
+        {
+            "iss": client_key,
+            "sub": site_admin_account_id(os.environ.get("SANDBOX_SEED", "sandbox"), "alpha"),
+            "iat": now,
+            "exp": now + 180,
+            "qsh": "context-qsh",
+        },
         installation.shared_secret,
         algorithm="HS256",
     )

@@ -12,7 +12,8 @@ from flask import Blueprint, g, redirect, request
 from flask.typing import ResponseReturnValue
 
 from auth.oauth_state import InvalidState, make_state, read_state
-from handlers.connect_auth import connect_jwt, runtime
+from auth.roles import requires_role
+from handlers.connect_auth import runtime
 from handlers.pages import page
 from jira.calls import oauth_scopes
 from jira.errors import JiraError, TransientError
@@ -50,7 +51,9 @@ def _refuse_when_not_configured() -> ResponseReturnValue | None:
 
 
 @oauth.get("/connect/oauth/start")
-@connect_jwt(context_qsh=True)
+# A consent adds a site to the workspace: only a confirmed Jira admin of the installed
+# site may start one (any Tandem role; the admin page's button asks Tandem admin too).
+@requires_role("viewer", surface="jira", jira_admin=True)
 def start() -> ResponseReturnValue:
     """Send the admin to Atlassian's consent screen, asking exactly the registry's scopes."""
     return consent_redirect(g.connect.tenant_id, g.connect.installation_id)

@@ -88,6 +88,12 @@ def person_account_id(seed: str, site: str, person: Person) -> str:
     return account_id(seed, "shared" if person.shared_account else site, person.handle)
 
 
+def site_admin_account_id(seed: str, site: str) -> str:
+    """The accountId of the first Jira administrator of a seeded site (Ada)."""
+    person = next(p for p in PEOPLE if p.handle == SITE_ADMINS[0])
+    return person_account_id(seed, site, person)
+
+
 def integration_account_id(seed: str) -> str:
     """The shared account that consents to OAuth apps unless another is named."""
     person = next(p for p in PEOPLE if p.handle == INTEGRATION)

@@ -28,6 +28,7 @@ from models.connections import Connection
 from models.installations import Installation
 from models.sync_attempts import SyncAttempt
 from runtime import Runtime
+from sandbox.seed import site_admin_account_id
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.support.http_server import serving_later
 
@@ -46,11 +47,18 @@ class OAuthWorld:
     client_key: str
     app_key: str
     client_secret: str
+    seed: str
 
     def context_jwt(self, **overrides: Any) -> str:
         """The admin page iframe's context JWT (qsh = context-qsh), as Jira signs it."""
         now = int(time.time())
-        claims = {"iss": self.client_key, "iat": now, "exp": now + 180, "qsh": "context-qsh"}
+        claims = {
+            "iss": self.client_key,
+            "sub": site_admin_account_id(self.seed, "alpha"),  # a Jira admin of alpha
+            "iat": now,
+            "exp": now + 180,
+            "qsh": "context-qsh",
+        }
         claims.update(overrides)
         secret = self.sandbox.shared_secret("alpha", self.app_key)
         return jwt.encode(claims, secret, algorithm="HS256")
@@ -198,6 +206,7 @@ def oauth_world(
                     installed["clientKey"],
                     app_key,
                     client_secret,
+                    seed,
                 )
             finally:
                 runtime_module._process_runtime = old

@@ -58,11 +58,15 @@ def test_start_sends_the_admin_to_consent_for_exactly_the_registry_scopes(
     assert params["state"]
 
 
-def test_start_needs_the_admin_pages_context_jwt(world: OAuthWorld) -> None:
+def test_start_needs_a_jira_admins_context_jwt(world: OAuthWorld) -> None:
     anonymous = requests.get(f"{world.url}/connect/oauth/start", allow_redirects=False, timeout=10)
     assert anonymous.status_code == 401
     forged = world.start(world.context_jwt(iss="someone-else"))
     assert forged.status_code == 401
+    grace = world.sandbox.state.sites["alpha"].humans[1]  # on the site, not a Jira admin
+    not_admin = world.start(world.context_jwt(sub=grace))
+    assert not_admin.status_code == 403, not_admin.text
+    assert "Jira administrator" in not_admin.json()["message"]
 
 
 def test_consent_connects_the_site_with_sealed_tokens(world: OAuthWorld) -> None:
