@@ -1,8 +1,8 @@
 """The world schemathesis runs in (tests/test_openapi.py): Tandem served on a real port,
 installed through Connect and Forge on the sandbox site ``alpha``, an OAuth connection to
 ``beta``, a dashboard owner, a Jira admin who is the workspace's owner, and things the
-path parameters can name (an integration, a finished dry-run clean-up and export, a
-second account and Jira user). ``sign`` puts on a generated request the credentials its
+parameters can name (an integration, an issue link, a finished dry-run clean-up and
+export, a second account and Jira user). ``sign`` puts on a generated request the credentials its
 operation's security scheme asks for, as Atlassian, Forge or a browser would send them.
 """
 
@@ -31,6 +31,7 @@ from jira.oauth_endpoints import Site, TokenSet
 from models.connection_lifecycle import connect_sites
 from models.installations import Installation
 from models.integration_config import create_integration
+from models.links import IssueLink
 from rq_worker import QUEUES
 from runtime import Runtime
 from sandbox.keyserver import current_key
@@ -60,7 +61,7 @@ class ApiWorld:
     owner_account: uuid.UUID
     jira_admin: str
     oauth_secret: str
-    known: dict[str, list[str]]  # path parameter -> values naming real things
+    known: dict[str, list[str]]  # parameter -> values naming real things
     _session: tuple[str, str] | None = field(default=None, repr=False)
 
     @property
@@ -168,6 +169,22 @@ def _seed(world: ApiWorld, installation_id: uuid.UUID, accounts: AccountsWorld) 
         world.sandbox.cloud_id(REMOTE), world.sandbox.site_url(REMOTE), REMOTE, grant.scopes
     )
     connected = connect_sites(rt.db, rt.keys, tenant, installation_id, grant, [remote])
+    source, target = (
+        world.sandbox.control("POST", f"/sites/{SITE}/issues", {"project": key, "summary": key})
+        for key in ("ALP", "ALPR")
+    )
+    with rt.db.tenant_session(tenant) as session:
+        link = IssueLink(
+            tenant_id=tenant,
+            integration_id=integration.id,
+            source_issue_id=source["id"],
+            source_issue_key=source["key"],
+            target_issue_id=target["id"],
+            target_issue_key=target["key"],
+        )
+        session.add(link)
+        session.flush()
+        link_id = link.id
     run_id, _ = start_cleanup(rt, tenant, WORKSPACE, dry_run=True, actor="test")
     job_id = start_export(rt, tenant)
     _settle(rt)
@@ -182,6 +199,8 @@ def _seed(world: ApiWorld, installation_id: uuid.UUID, accounts: AccountsWorld) 
         token=[download_token(rt, finished, tenant) or ""],
         account_id=[str(member)],
         atlassian_account_id=[world.sandbox.state.sites[SITE].humans[1]],
+        link_id=[str(link_id)],
+        issueId=[source["id"]],  # the issue of that link (a query parameter)
     )
 
 

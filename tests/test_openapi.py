@@ -129,9 +129,6 @@ NO_SUCCESS = {
     "POST /api/auth/invitations/accept": "the single-use token is only in the emailed link",
     "POST /api/auth/totp/enable": "a valid code needs the enrolled secret",
     "POST /api/auth/totp/disable": "a valid code needs the enrolled secret (and TOTP on)",
-    "POST /connect/issue-panel/links/{link_id}/sync": "needs a link of the issue the query "
-    "names (tests/test_issue_panel.py makes them through a real sync)",
-    "POST /connect/issue-panel/links/{link_id}/unlink": "as Sync now",
 }
 WEBHOOK_EVENTS = ("jira:issue_updated", "comment_created")  # both sources subscribe to them
 
@@ -157,8 +154,14 @@ def _cases(world: ApiWorld, operation: Any) -> strategies.SearchStrategy:
     ]
     for name in re.findall(r"{(\w+)}", operation.path):
         for value in world.known.get(name, []):
-            fixed = operation.as_strategy(GenerationMode.POSITIVE, path_parameters={name: value})
+            query = {"issueId": world.known["issueId"][0]} if name == "link_id" else None
+            fixed = operation.as_strategy(
+                GenerationMode.POSITIVE, path_parameters={name: value}, query=query
+            )
             choices.append(fixed)
+    if operation.path == "/connect/issue-panel/state":
+        issue = {"issueId": world.known["issueId"][0]}
+        choices.append(operation.as_strategy(GenerationMode.POSITIVE, query=issue))
     return strategies.one_of(choices)
 
 
