@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -214,3 +215,44 @@ def test_the_app_keeps_to_the_spec(world: ApiWorld, operation: Any) -> None:
         f"{operation.label} answered {sorted(set(statuses))}: "
         + ("no 2xx; is the world signing it right?" if not succeeded else "update NO_SUCCESS")
     )
+
+
+def _operation(label: str) -> Any:
+    return next(operation for operation in OPERATIONS if operation.label == label)
+
+
+@pytest.mark.parametrize(
+    ("label", "status", "challenge"),
+    [
+        ("GET /api/auth/session", 401, 'Cookie realm="tandem", cookie="tandem_session"'),
+        ("POST /connect/exports", 401, "JWT"),
+        ("POST /forge/scheduled", 401, "Bearer"),
+        ("GET /admin/export/status", 303, None),
+    ],
+)
+def test_requests_without_credentials_get_the_documented_refusal(
+    world: ApiWorld, label: str, status: int, challenge: str | None
+) -> None:
+    """What the generator never sends (no credentials at all) is documented too: a 401
+    names its scheme, a dashboard page's poller sends the browser to sign in."""
+    case = _operation(label).Case()
+    response = case.call(app=world.app)
+    assert response.status_code == status, response.text
+    if challenge is not None:
+        assert response.headers["www-authenticate"] == [challenge]
+    case.validate_response(response, checks=CHECKS)
+
+
+def test_the_rate_limit_answers_the_documented_429(settings: Settings) -> None:
+    limited = accounts_app(settings, auth_account_limit="2/minute")  # per typed address
+    try:
+        case = _operation("POST /api/auth/login").Case(
+            body={"email": f"nobody-{uuid.uuid4().hex}@example.com", "password": "not this"}
+        )
+        statuses = [case.call(app=limited).status_code for _ in range(2)]
+        response = case.call(app=limited)
+        assert statuses == [401, 401] and response.status_code == 429, response.text
+        assert int(response.headers["retry-after"][0]) > 0
+        case.validate_response(response, checks=CHECKS)
+    finally:
+        limited.extensions["tandem"].close()
