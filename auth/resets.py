@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from auth.account_tokens import parse_token
 from auth.accounts import AccountService
-from auth.email_keys import InvalidEmail, normalise_email
+from auth.email_keys import normalise_email
 from auth.login import unlock
 from auth.notices import reset_link
 from auth.passwords import check_new_password
@@ -30,11 +30,9 @@ from models.audit import record_audit
 
 def request_reset(service: AccountService, raw_email: object) -> None:
     """Queue a reset link for the address (the worker emails it only when the address has
-    an account); a malformed address is dropped. The same work either way."""
-    try:
-        email = normalise_email(raw_email)
-    except InvalidEmail:
-        return
+    an account): the same work either way. InvalidEmail when it is not an address at all
+    (a syntax check, which tells nothing about accounts)."""
+    email = normalise_email(raw_email)
     queue_reset_link(service.runtime, service.email_key(email))
 
 

@@ -116,7 +116,10 @@ def change_password() -> ResponseReturnValue:
 
 @auth_api.post("/reset")
 def request_reset_link() -> ResponseReturnValue:
-    request_reset(account_service(), json_body().get("email"))
+    try:
+        request_reset(account_service(), json_body().get("email"))
+    except InvalidEmail as error:
+        return refuse(400, f"email: {error}")
     return jsonify(message=RESET_ASKED), 202
 
 

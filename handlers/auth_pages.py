@@ -110,7 +110,10 @@ def request_reset() -> ResponseReturnValue:
         return _render(
             "auth/reset_request.html", 400, title=title, error="the form expired: please try again"
         )
-    ask_for_reset(account_service(), request.form.get("email"))
+    try:
+        ask_for_reset(account_service(), request.form.get("email"))
+    except InvalidEmail as error:
+        return _render("auth/reset_request.html", 400, title=title, error=str(error))
     return _render("auth/reset_request.html", 202, title=title, notice=RESET_ASKED)
 
 

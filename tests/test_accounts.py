@@ -11,6 +11,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select, text
 
+from auth.email_keys import InvalidEmail
 from auth.passwords import PROFILES, Passwords
 from auth.resets import request_reset
 from auth.token_use import issue
@@ -302,9 +303,17 @@ def test_an_operator_invites_the_first_owner_from_the_cli(
     assert accepted.status_code == 201 and accepted.get_json()["role"] == "owner"
 
 
-def test_request_reset_of_a_malformed_address_is_silent(world: AccountsWorld) -> None:
-    request_reset(world.service, 42)
-    assert world.client.post("/api/auth/reset", json={"email": "no"}).status_code == 202
+def test_request_reset_of_a_malformed_address_is_a_400_and_queues_nothing(
+    world: AccountsWorld,
+) -> None:
+    queued = len(world.service.runtime.queue("maintenance"))
+    with pytest.raises(InvalidEmail):
+        request_reset(world.service, 42)
+    for body in ({"email": "no"}, {}, None):
+        refused = world.client.post("/api/auth/reset", json=body)
+        assert refused.status_code == 400, body
+        assert refused.get_json()["message"].startswith("email: ")
+    assert len(world.service.runtime.queue("maintenance")) == queued
 
 
 @pytest.mark.parametrize("body", [None, [], {"email": 1, "password": 2}, {"email": "a@b.cd"}])
