@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -30,6 +30,7 @@ from sandbox.testing import RunningSandbox, running_sandbox
 from sandbox.tokens import context_token
 from tests.accounts_fixtures import AccountsWorld, FakeClock, accounts_app, https_client
 from tests.support.http_server import serving_later
+from tests.support.settle import settle
 
 SITE = "alpha"
 QUEUES = ("webhooks", "sync", "maintenance")
@@ -102,12 +103,7 @@ class AdminWorld:
 
     def settle(self, rounds: int = 6) -> None:
         """Deliver webhooks and run the queued jobs in-process, until nothing is left."""
-        queues = [Queue(name, connection=self.runtime.redis) for name in QUEUES]
-        for _ in range(rounds):
-            assert self.sandbox.wait_for_deliveries(20)["idle"]
-            if not any(queue.count for queue in queues):
-                return
-            SimpleWorker(queues, connection=self.runtime.redis).work(burst=True)
+        settle(self.runtime, self.sandbox, QUEUES, rounds)
 
     # Reading back ----------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import requests
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ from runtime import Runtime
 from sandbox.seed import site_admin_account_id
 from sandbox.testing import RunningSandbox, running_sandbox
 from tests.support.http_server import serving_later
+from tests.support.settle import settle
 
 CLIENT_ID = "tandem-tests"
 QUEUES = ("webhooks", "sync", "maintenance")
@@ -136,12 +137,7 @@ class OAuthWorld:
 
     def settle(self, rounds: int = 6) -> None:
         """Deliver webhooks, drain the queues, again while Tandem's writes cause more."""
-        queues = [Queue(name, connection=self.runtime.redis) for name in QUEUES]
-        for _ in range(rounds):
-            assert self.sandbox.wait_for_deliveries(20)["idle"]
-            if not any(queue.count for queue in queues):
-                return
-            SimpleWorker(queues, connection=self.runtime.redis).work(burst=True)
+        settle(self.runtime, self.sandbox, QUEUES, rounds)
 
 
 def clear_queues(runtime: Runtime) -> None:

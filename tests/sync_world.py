@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import requests
-from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 import runtime as runtime_module
@@ -24,6 +23,7 @@ from models.sync_attempts import SyncAttempt
 from runtime import Runtime
 from sandbox.testing import running_sandbox
 from tests.support.http_server import serving_later
+from tests.support.settle import settle
 
 
 @dataclass
@@ -43,12 +43,7 @@ class World:
 
     def settle(self, rounds: int = 4) -> None:
         """Deliver, drain the queues, and again while Tandem's own writes cause webhooks."""
-        queues = [Queue(name, connection=self.runtime.redis) for name in ("webhooks", "sync")]
-        for _ in range(rounds):
-            assert self.sandbox.wait_for_deliveries(20)["idle"]
-            if not any(queue.count for queue in queues):
-                return
-            SimpleWorker(queues, connection=self.runtime.redis).work(burst=True)
+        settle(self.runtime, self.sandbox, ("webhooks", "sync"), rounds)
 
     def link_of(self, key: str) -> IssueLink:
         with self.runtime.db.tenant_session(self.tenant_id) as session:
