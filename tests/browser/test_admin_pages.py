@@ -165,3 +165,28 @@ def test_the_other_pages_render(admin: Page, stack: ProcessStack) -> None:
     page.select_option("#filter-kind", "events")
     page.click("#filter-submit")
     expect(page.locator("#events")).to_contain_text("cleanup.finished")
+
+
+def test_ten_failed_sign_ins_lock_the_account_in_the_browser(
+    page: Page, stack: ProcessStack, runtime: Runtime
+) -> None:
+    """Ten wrong passwords on the sign-in form lock the account: the right one is then
+    refused with the very message a wrong password gets, and nobody is signed in."""
+    email, password = "auditor@example.com", "another careful passphrase"
+    service = AccountService(runtime)
+    token, _, _ = create_invitation(service, stack.tenant_id, email, "viewer", "test")
+    accept(service, token, password)
+
+    def sign_in(with_password: str) -> str:
+        page.goto(f"{stack.web_url}/auth/login")
+        page.fill("#login-email", email)
+        page.fill("#login-password", with_password)
+        page.click("#login-submit")
+        expect(page.locator("#form-error")).to_be_visible()
+        return page.locator("#form-error").inner_text()
+
+    refusals = {sign_in(f"wrong guess {attempt}") for attempt in range(10)}
+    assert len(refusals) == 1, refusals
+    assert sign_in(password) in refusals, "locked: the right password is refused alike"
+    page.goto(f"{stack.web_url}/admin/integrations")
+    expect(page.locator("#login-form")).to_be_visible()
