@@ -11,12 +11,14 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import jwt
 import requests
 from sqlalchemy import select
 
+from auth.accounts import AccountService, has_owner
+from auth.invitations import create_invitation
 from config import load_settings
 from models.connections import Connection
 from models.installations import Installation
@@ -29,6 +31,7 @@ from sandbox.seed import site_admin_account_id
 from sync.integrations import set_enabled
 
 SITES = ("alpha",)  # beta is reached through OAuth, not installed
+DEMO_OWNER = "owner@example.com"  # the dashboard owner the demo invites (mail goes to .run/mail)
 
 
 def say(message: str) -> None:
@@ -102,9 +105,25 @@ def main() -> int:
         f"{sandbox}/sandbox/sites/beta/issues/{mirror}  then  curl "
         f"{sandbox}/sandbox/sites/alpha/issues/{keys[0]}"
     )
+    say(f"see the issue panel as Jira shows it: {sandbox}/jira/alpha/browse/{keys[0]}")
+    say(_dashboard_hint(runtime, tenant, web))
     runtime.close()
     signal.pause()
     return 0
+
+
+def _dashboard_hint(runtime: Runtime, tenant: uuid.UUID, web: str) -> str:
+    """How to reach the dashboard: an owner invitation's link while the workspace has no
+    owner (the invitation is what a Jira admin sends from the admin page), else sign in."""
+    with runtime.db.tenant_session(tenant) as session:
+        owned = has_owner(session)
+    if owned:
+        return f"dashboard: sign in at {web}/auth/login (the owner chose the password)"
+    token, _, _ = create_invitation(AccountService(runtime), tenant, DEMO_OWNER, "owner", "demo")
+    return (
+        f"dashboard: accept the owner invitation for {DEMO_OWNER} (choose a password) at "
+        f"{web}/auth/accept?token={quote(token, safe='')}  then open {web}/admin/integrations"
+    )
 
 
 def _connect_through_oauth(
