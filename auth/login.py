@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from auth.accounts import LOCK_AFTER_FAILURES, AccountService
 from auth.email_keys import InvalidEmail, loose_key, normalise_email
 from auth.notices import lock_notice
-from auth.totp import code_matches, totp_secret
+from auth.totp import totp_secret, use_code
 from models.accounts import ACCOUNT_EMAIL, Account
 from models.audit import record_audit
 
@@ -136,7 +136,7 @@ def _decide(
 
 def _totp_matches(service: AccountService, session: Session, account: Account, code: str) -> bool:
     secret = totp_secret(service, session, account)
-    return secret is not None and code_matches(secret, code, service.now())
+    return secret is not None and use_code(service, account, secret, code, service.now())
 
 
 def _fail(service: AccountService, session: Session, account: Account, attempt: _Attempt) -> None:

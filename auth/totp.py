@@ -8,6 +8,7 @@ anyone out.
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import datetime
 
@@ -26,11 +27,33 @@ class TotpError(ValueError):
     """The code is wrong, or no enrolment is pending; the message says which."""
 
 
-def code_matches(secret: str, code: object, now: datetime) -> bool:
-    """Whether ``code`` is the current code (or the one before or after it)."""
+USED_CODE_SECONDS = 120  # longer than the 90 s in which a code is accepted
+
+
+def matching_step(secret: str, code: object, now: datetime) -> int | None:
+    """The time step whose code ``code`` is (the current one, or the one before or
+    after it), or None."""
     if not isinstance(code, str) or not code.strip().isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current, current - 1, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code.strip()):
+            return step
+    return None
+
+
+def use_code(
+    service: AccountService, account: Account, secret: str, code: object, now: datetime
+) -> bool:
+    """Whether ``code`` is valid now and not used before: each time step's code of an
+    account is accepted once (claimed in Redis), so a code seen over a shoulder or in a
+    proxy log cannot be replayed within its window."""
+    step = matching_step(secret, code, now)
+    if step is None:
         return False
-    return pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1)
+    key = f"tandem:totp-used:{account.id}:{step}"
+    return bool(service.runtime.redis.set(key, 1, nx=True, ex=USED_CODE_SECONDS))
 
 
 def _context(account: Account) -> SealContext:
@@ -66,7 +89,7 @@ def confirm_enrolment(
     secret = totp_secret(service, session, account)
     if secret is None or account.totp_enabled:
         raise TotpError("no second-factor set-up is pending")
-    if not code_matches(secret, code, service.now()):
+    if not use_code(service, account, secret, code, service.now()):
         raise TotpError("that code is not the current one: check the authenticator app's clock")
     account.totp_enabled = True
     session.flush()
@@ -84,8 +107,8 @@ def disable(service: AccountService, session: Session, account: Account, code: o
     secret = totp_secret(service, session, account)
     if secret is None or not account.totp_enabled:
         raise TotpError("no second factor is enabled")
-    if not code_matches(secret, code, service.now()):
-        raise TotpError("that code is not the current one")
+    if not use_code(service, account, secret, code, service.now()):
+        raise TotpError("that code is not the current one, or it was used already")
     account.totp_enabled, account.totp_secret = False, None
     session.flush()
     record_audit(

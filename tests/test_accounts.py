@@ -227,7 +227,12 @@ def test_a_second_factor_is_required_once_enabled(world: AccountsWorld, new_tena
     assert needs.status_code == 401 and "authenticator" in needs.get_json()["message"]
     bad = world.login(email, totp="123456" if code != "123456" else "654321")
     assert bad.status_code == 401 and bad.get_json()["message"].startswith("the email address")
-    assert world.login(email, totp=pyotp.TOTP(secret).at(world.clock())).status_code == 200
+    world.clock.advance(seconds=30)  # the next code; the enrolment's one is used up
+    fresh = pyotp.TOTP(secret).at(world.clock())
+    assert world.login(email, totp=fresh).status_code == 200
+    replayed = world.login(email, totp=fresh)  # the same code again, within its window
+    assert replayed.status_code == 401, "a code is accepted once"
+    assert replayed.get_json() == bad.get_json()
     account = _account(world, tenant, account_id)
     assert account.totp_enabled and secret.encode() not in bytes(account.totp_secret)
     with world.service.runtime.db.tenant_session(tenant) as session:
