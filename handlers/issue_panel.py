@@ -6,9 +6,9 @@ by role (auth/roles.py, surface ``jira``: the user is the token's ``sub``, a vie
 unless made a member): the page by the ``?jwt=`` Jira loads the iframe with, its JSON
 calls by ``Authorization: JWT`` (a fresh token from ``AP.context.getToken()`` inside
 Jira, else the page's own). Any user of the site may look; "Sync now" needs a member,
-"Unlink" (which cannot be undone from here) an admin. The issue is the token's context
-issue when the token names one (a token for one issue cannot read or change another),
-else the page's ``issueId`` (or ``issueKey``).
+"Unlink" (which cannot be undone from here) an admin. The issue is always the token's
+context issue (a token for one issue cannot read or change another; a token naming no
+issue reads none, whatever the query names).
 """
 
 from __future__ import annotations
@@ -62,13 +62,13 @@ def panel_issue() -> IssueRef | None:
     if asked_key and not ISSUE_KEY.fullmatch(asked_key):
         raise BadIssue("issueKey must be a Jira issue key such as ALP-1")
     token_id = _token_issue(g.connect_claims).get("id")
-    if token_id is not None:
-        if asked_id and asked_id != str(token_id):
-            raise BadIssue("the token is for another issue")
-        asked_id = str(token_id)
-    if not asked_id and not asked_key:
+    if token_id is None:
+        # Jira names the issue in every issue panel's token; a token naming none must not
+        # read whichever issue the query names.
         return None
-    return IssueRef(g.connect.installation_id, asked_id or None, None if asked_id else asked_key)
+    if asked_id and asked_id != str(token_id):
+        raise BadIssue("the token is for another issue")
+    return IssueRef(g.connect.installation_id, str(token_id), None)
 
 
 def _permissions() -> dict[str, bool]:

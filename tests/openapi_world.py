@@ -87,7 +87,12 @@ class ApiWorld:
             case.cookies = {**(case.cookies or {}), "tandem_session": session_id}
             headers["X-CSRF-Token"] = csrf
         elif "connectContextJwt" in schemes:
-            token = context_token(secret, self.client_key, self.jira_admin, {})
+            context = {}
+            if case.path.startswith("/connect/issue-panel"):  # Jira names the panel's issue
+                asked = (case.query or {}).get("issueId")
+                issue_id = asked if isinstance(asked, str) else self.known["issueId"][0]
+                context = {"jira": {"issue": {"id": issue_id}}}
+            token = context_token(secret, self.client_key, self.jira_admin, context)
             headers["Authorization"] = f"JWT {token}"
         elif "connectJwt" in schemes:
             query = urlencode(case.query or {}, doseq=True)

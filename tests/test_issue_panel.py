@@ -176,6 +176,13 @@ def test_a_token_for_one_issue_can_neither_read_nor_change_another(world: World)
     refused = call(world, "POST", sync, token)  # the token's own issue has no such link
     assert refused.status_code == 404, refused.text
     assert audit_actions(world, their_link["link_id"]) == []
+    nameless = token_for(world, None)  # a token naming no issue reads none by the query
+    for asked in ({"issueId": theirs["id"]}, {"issueKey": theirs["key"]}):
+        read = call(world, "GET", "/state", nameless, **asked)
+        assert read.status_code == 400 and "mirrors" not in read.json(), read.text
+        forced = call(world, "POST", sync, nameless, **asked)
+        assert forced.status_code == 400, forced.text
+    assert audit_actions(world, their_link["link_id"]) == []
 
 
 def test_bad_input_gets_a_plain_4xx(world: World) -> None:
