@@ -16,10 +16,15 @@ from typing import Any
 
 import pytest
 from rq import Queue
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, text
 
 from compliance.personal_data import BATCH, report_accounts, tenants_to_report, updated_at
-from compliance.personal_data_jobs import report_personal_data_job
+from compliance.personal_data_jobs import (
+    ATTEMPTS,
+    report_personal_data_job,
+    report_tenant_personal_data_job,
+)
 from compliance.personal_data_payloads import ERASED, redact
 from compliance.retention import set_retention
 from config import Settings
@@ -403,6 +408,23 @@ def test_the_clock_reports_weekly_and_the_job_fans_out_per_tenant(world: World) 
         assert report_personal_data_job() >= 1
         assert f"personal-data-{world.tenant_id}" in queue.job_ids
     finally:
+        clear_queues(world.runtime)
+
+
+def test_a_batch_that_cannot_be_sent_is_retried_later_not_crashed(world: World) -> None:
+    _issue_with_comments(world, _humans(world)[1])
+    world.sandbox.set_personal_data(rate_limit_next=5, retry_after_s=3600)  # past any wait
+    scheduled = ScheduledJobRegistry("maintenance", connection=world.runtime.redis)
+    try:
+        outcome = report_tenant_personal_data_job(str(world.tenant_id))
+        assert outcome["attempt"] == 1
+        assert f"personal-data-{world.tenant_id}-retry" in scheduled.get_job_ids()
+        last = report_tenant_personal_data_job(str(world.tenant_id), attempt=ATTEMPTS)
+        assert last["attempt"] == ATTEMPTS
+    finally:
+        world.sandbox.set_personal_data(rate_limit_next=0, retry_after_s=1)
+        for job_id in scheduled.get_job_ids():
+            scheduled.remove(job_id, delete_job=True)
         clear_queues(world.runtime)
 
 
