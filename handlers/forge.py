@@ -26,6 +26,7 @@ from sync.forge_remote import (
     site_for,
 )
 from sync.inbox import Arrival
+from sync.issue_state import IssueRef, issue_mirrors
 from sync.sites import is_known_own_change
 
 forge = Blueprint("forge", __name__)
@@ -125,8 +126,27 @@ def scheduled() -> ResponseReturnValue:
 @forge.get("/forge/issue-panel")
 @forge_invocation()
 def issue_panel() -> ResponseReturnValue:
-    """What the issue panel shows (placeholder until the pages issue)."""
-    return jsonify(status="ok", page="issue-panel", issue=request.args.get("issueKey"))
+    """The issue panel's data: the mirrors of the issue the invocation token names
+    (``context.extension.issue``, which Forge fills in, never the query's issue)."""
+    issue_id = invocation_issue_id(g.invocation.claims)
+    if issue_id is None:
+        response = jsonify(
+            error="Bad Request", message="the invocation names no issue: open it on an issue"
+        )
+        response.status_code = 400
+        return response
+    issue = IssueRef(g.forge.installation_id, issue_id, None)
+    mirrors = issue_mirrors(runtime().db, g.forge.tenant_id, issue)
+    return jsonify(mirrors=[mirror.as_json() for mirror in mirrors])
+
+
+def invocation_issue_id(claims: dict[str, Any]) -> str | None:
+    """The id of the issue a UI module's invocation is on, or None."""
+    context = claims.get("context")
+    extension = context.get("extension") if isinstance(context, dict) else None
+    issue = extension.get("issue") if isinstance(extension, dict) else None
+    issue_id = issue.get("id") if isinstance(issue, dict) else None
+    return str(issue_id) if isinstance(issue_id, str | int) and str(issue_id).isdigit() else None
 
 
 @forge.get("/forge/admin")

@@ -76,7 +76,8 @@ def scheduled() -> Response:
 
 @control_forge.post("/invoke")
 def invoke() -> Response:
-    """``{site, app_id, module, path, method?, principal?}``: a UI module's remote call."""
+    """``{site, app_id, module, path, method?, principal?, issue?}``: a UI module's remote
+    call (``issue``: the key of the issue the module is shown on)."""
     body = _body()
     return _answer(
         _forge().invoke,
@@ -86,6 +87,7 @@ def invoke() -> Response:
         str(body.get("path", "")),
         str(body.get("method", "GET")),
         body.get("principal"),
+        body.get("issue"),
     )
 
 

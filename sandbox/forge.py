@@ -333,6 +333,7 @@ class ForgePlatform:
         endpoint: Endpoint,
         module: tuple[str, str],
         principal: str | None = None,
+        extension: dict[str, Any] | None = None,
     ) -> dict[str, str]:
         """Authorization (a fresh FIT) and, if the endpoint asks, the system token."""
         with self.state.lock:
@@ -353,7 +354,9 @@ class ForgePlatform:
             },
             "module": {"type": module[0], "key": module[1]},
         }
-        context = {"cloudId": cloud_id, "moduleKey": module[1]}
+        context: dict[str, Any] = {"cloudId": cloud_id, "moduleKey": module[1]}
+        if extension is not None:  # what a UI module is shown on (e.g. its issue)
+            context["extension"] = extension
         headers = {"Authorization": f"Bearer {invocation_token(key, app, context, principal)}"}
         if endpoint.system_token:
             headers["x-forge-oauth-system"] = self.token_for(install)
@@ -420,8 +423,10 @@ class ForgePlatform:
         path: str,
         method: str = "GET",
         principal: str | None = None,
+        issue_key: str | None = None,
     ) -> dict[str, Any]:
-        """A UI module's ``invokeRemote`` call: ``method path`` on its resolver's remote."""
+        """A UI module's ``invokeRemote`` call: ``method path`` on its resolver's remote;
+        on an issue (``issue_key``) the token's ``context.extension.issue`` names it."""
         install = self.installation(site_name, app_id)
         endpoint_key = install.app.resolvers.get(module_key)
         endpoint = install.app.endpoints.get(endpoint_key or "")
@@ -429,7 +434,11 @@ class ForgePlatform:
             raise InstallError(404, f"no UI module {module_key!r} with a remote resolver")
         with self.state.lock:
             principal = principal or self.state.sites[site_name].humans[0]
-        headers = self.headers(install, endpoint, ("xen:ui", module_key), principal)
+            extension = None
+            if issue_key is not None:
+                issue = self.state.sites[site_name].issue(issue_key)
+                extension = {"issue": {"id": issue.id, "key": issue.key}}
+        headers = self.headers(install, endpoint, ("xen:ui", module_key), principal, extension)
         try:
             response = requests.request(
                 method, endpoint.url + path, headers=headers, timeout=self.timeout

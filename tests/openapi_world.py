@@ -112,7 +112,8 @@ class ApiWorld:
             )
             headers["Authorization"] = f"JWT {token}"
         elif "forgeInvocationToken" in schemes:
-            headers.update(self._forge_headers())
+            on_issue = case.path == "/forge/issue-panel"  # Forge names the panel's issue
+            headers.update(self._forge_headers(self.known["issueId"][0] if on_issue else None))
         elif "oauthWebhookJwt" in schemes:
             cloud_id = self.sandbox.cloud_id(REMOTE)
             token = oauth_webhook_token(self.oauth_secret, OAUTH_CLIENT, cloud_id, "someone")
@@ -133,12 +134,14 @@ class ApiWorld:
         )
         assert response.status_code == 204, response.get_json()
 
-    def _forge_headers(self) -> dict[str, str]:
-        """A fresh Forge Invocation Token and the app system token, as Forge sends them."""
+    def _forge_headers(self, issue_id: str | None = None) -> dict[str, str]:
+        """A fresh Forge Invocation Token and the app system token, as Forge sends them
+        (for a UI module on an issue, the token names it)."""
         forge = self.sandbox.sandbox.forge
         install = forge.installation(SITE, APP_ID)
         endpoint = next(e for e in install.app.endpoints.values() if e.system_token)
-        return forge.headers(install, endpoint, ("core:endpoint", "openapi"))
+        extension = {"issue": {"id": issue_id}} if issue_id else None
+        return forge.headers(install, endpoint, ("core:endpoint", "openapi"), None, extension)
 
 
 def _settle(runtime: Runtime) -> None:

@@ -206,7 +206,10 @@ def test_context_qsh_is_accepted_on_iframe_routes_only(
     connect_world: ConnectWorld, two_sites
 ) -> None:
     client_key, secret, _ = two_sites
-    token = secret_token(secret, client_key, "GET", "/", qsh="context-qsh", sub="someone")
+    issue = {"jira": {"issue": {"id": "10001", "key": "ALP-1"}}}  # Jira names the issue
+    token = secret_token(
+        secret, client_key, "GET", "/", qsh="context-qsh", sub="someone", context=issue
+    )
     panel = connect_world.client.get(f"/connect/issue-panel?issueKey=ALP-1&jwt={token}")
     assert panel.status_code == 200
     assert "Tandem does not sync this issue" in panel.text

@@ -118,20 +118,24 @@ def test_an_expired_token_waits_too(world: ForgeWorld) -> None:
 
 
 def test_the_ui_modules_call_the_remote(world: ForgeWorld) -> None:
-    panel = world.sandbox.control(
-        "POST",
-        "/forge/invoke",
-        {
-            "site": SITE,
-            "app_id": APP_ID,
-            "module": "tandem-issue-panel",
-            "path": "/forge/issue-panel?issueKey=ALP-1",
-        },
-    )
-    assert panel == {
-        "status": 200,
-        "body": {"status": "ok", "page": "issue-panel", "issue": "ALP-1"},
-    }
+    created = world.control("POST", "/issues", project="ALP", summary="Shown in Forge")
+    other = world.control("POST", "/issues", project="ALP", summary="Not asked about")
+    world.settle()
+    mirror = world.mirror_of(created["key"])
+
+    def invoke(**extra: str) -> dict:
+        call = {"site": SITE, "app_id": APP_ID, "module": "tandem-issue-panel", **extra}
+        return world.sandbox.control("POST", "/forge/invoke", call)
+
+    panel = invoke(path="/forge/issue-panel", issue=created["key"])
+    assert panel["status"] == 200, panel
+    (shown,) = panel["body"]["mirrors"]
+    assert shown["other_key"] == mirror["key"], shown
+    # The issue is the one Forge names in the token, never the one the query names.
+    asked = invoke(path=f"/forge/issue-panel?issueKey={other['key']}", issue=created["key"])
+    assert asked["body"]["mirrors"] == panel["body"]["mirrors"]
+    nameless = invoke(path="/forge/issue-panel")
+    assert nameless["status"] == 400 and "names no issue" in nameless["body"]["message"]
     admin = world.sandbox.control(
         "POST",
         "/forge/invoke",
