@@ -26,6 +26,7 @@ from sync.forge_remote import (
     site_for,
 )
 from sync.inbox import Arrival
+from sync.integration_admin import list_integrations
 from sync.issue_state import IssueRef, issue_mirrors
 from sync.sites import is_known_own_change
 
@@ -152,5 +153,22 @@ def invocation_issue_id(claims: dict[str, Any]) -> str | None:
 @forge.get("/forge/admin")
 @forge_invocation()
 def admin_page() -> ResponseReturnValue:
-    """What the admin page shows (placeholder until the pages issue)."""
-    return jsonify(status="ok", page="admin")
+    """The Forge admin page's data: the workspace's integrations and where each stands
+    (Jira shows admin pages to Jira administrators only; changes are made on Tandem's
+    admin pages, which check roles)."""
+    summaries = list_integrations(runtime(), g.forge.tenant_id)
+    return jsonify(
+        integrations=[
+            {
+                "id": str(summary.id),
+                "name": summary.name,
+                "source": f"{summary.source_site} {summary.source_project}",
+                "target": f"{summary.target_site} {summary.target_project}",
+                "direction": summary.direction,
+                "enabled": summary.enabled,
+                "paused_reason": summary.paused_reason,
+                "backfill": summary.backfill.as_json(),
+            }
+            for summary in summaries
+        ]
+    )

@@ -141,7 +141,10 @@ def test_the_ui_modules_call_the_remote(world: ForgeWorld) -> None:
         "/forge/invoke",
         {"site": SITE, "app_id": APP_ID, "module": "tandem-admin", "path": "/forge/admin"},
     )
-    assert admin["status"] == 200 and admin["body"]["page"] == "admin"
+    assert admin["status"] == 200, admin
+    (integration,) = admin["body"]["integrations"]
+    assert integration["name"] == ONE_WAY["name"] and integration["enabled"] is True
+    assert integration["source"].endswith(" ALP"), integration
 
 
 def test_uninstalling_schedules_the_workspace_deletion(world: ForgeWorld) -> None:
