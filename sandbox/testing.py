@@ -45,6 +45,19 @@ class RunningSandbox:
     def state(self) -> SandboxState:
         return self.sandbox.state
 
+    def oauth_settings(self, client_id: str, client_secret: str) -> dict[str, str]:
+        """Tandem's OAuth settings (``Settings`` fields) pointed at this sandbox, which
+        plays auth.atlassian.com and api.atlassian.com."""
+        return {
+            "oauth_client_id": client_id,
+            "oauth_client_secret": client_secret,
+            "oauth_authorize_url": f"{self.url}/authorize",
+            "oauth_token_url": f"{self.url}/oauth/token",
+            "oauth_resources_url": f"{self.url}/oauth/token/accessible-resources",
+            "oauth_api_base": f"{self.url}/ex/jira",
+            "oauth_revoke_url": f"{self.url}/oauth/revoke",
+        }
+
     def site_url(self, site: str) -> str:
         """The site's base URL, e.g. `http://127.0.0.1:PORT/jira/alpha`."""
         return self.state.site_url(site)

@@ -153,15 +153,7 @@ def admin_world(
         }
         if oauth:
             client_secret = secrets.token_urlsafe(32)
-            overrides.update(
-                oauth_client_id=OAUTH_CLIENT,
-                oauth_client_secret=client_secret,
-                oauth_authorize_url=f"{sandbox.url}/authorize",
-                oauth_token_url=f"{sandbox.url}/oauth/token",
-                oauth_resources_url=f"{sandbox.url}/oauth/token/accessible-resources",
-                oauth_api_base=f"{sandbox.url}/ex/jira",
-                oauth_revoke_url=f"{sandbox.url}/oauth/revoke",
-            )
+            overrides.update(sandbox.oauth_settings(OAUTH_CLIENT, client_secret))
         app = accounts_app(settings, **overrides)
         if oauth:
             redirect = app.extensions["tandem"].settings.oauth_redirect_url

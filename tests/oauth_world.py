@@ -166,13 +166,7 @@ def oauth_world(
                 app_key=app_key,
                 connect_install_keys_url=f"{sandbox.url}/connect-keys",
                 secret_key=secrets.token_urlsafe(32),
-                oauth_client_id=CLIENT_ID,
-                oauth_client_secret=client_secret,
-                oauth_authorize_url=f"{sandbox.url}/authorize",
-                oauth_token_url=f"{sandbox.url}/oauth/token",
-                oauth_resources_url=f"{sandbox.url}/oauth/token/accessible-resources",
-                oauth_api_base=f"{sandbox.url}/ex/jira",
-                oauth_revoke_url=f"{sandbox.url}/oauth/revoke",
+                **sandbox.oauth_settings(CLIENT_ID, client_secret),
             )
             sandbox.register_oauth_client(
                 CLIENT_ID,
